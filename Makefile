@@ -1,0 +1,36 @@
+# Every target installs what it needs first; a fresh clone needs only Python 3.11 and make.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SAMPLE_EVENTS ?= 200000
+
+.PHONY: install run test test-dbt test-python lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/event-analytics generate --out data/landing --events $(SAMPLE_EVENTS) --faults 0.01 --if-empty
+	$(BIN)/event-analytics run
+
+# dbt unit and data tests on a throwaway warehouse built from a small generated landing folder.
+test-dbt: $(STAMP)
+	rm -rf .test/dbt && mkdir -p .test/dbt
+	$(BIN)/event-analytics generate --out .test/dbt/landing --events 20000 --faults 0.02
+	$(BIN)/event-analytics run --landing .test/dbt/landing --warehouse .test/dbt/events.duckdb
+
+test-python: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/sqlfluff lint models macros tests
+
+test: lint test-dbt test-python
+
+clean:
+	rm -rf .test target warehouse logs

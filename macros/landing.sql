@@ -1,0 +1,65 @@
+{#- The landing folder as given (DuckDB resolves a relative path against the working directory). -#}
+{% macro landing_root() -%}
+    {{ return((var('landing_path') | string).rstrip('/')) }}
+{%- endmacro %}
+
+{#-
+  Landing files this run must read: every *.jsonl / *.jsonl.gz below the landing folder, less the
+  files the model already holds (an incremental run lists old files but never rereads them).
+  Paths are returned relative to the landing folder.
+-#}
+{% macro landing_files_to_load() %}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set root = landing_root() -%}
+    {%- set listing -%}
+        with landing_files as (
+            select file from glob('{{ root }}/**/*.jsonl')
+            union
+            select file from glob('{{ root }}/**/*.jsonl.gz')
+        )
+
+        select substr(file, {{ root | length + 2 }}) as source_file
+        from landing_files
+        {%- if is_incremental() %}
+            where substr(file, {{ root | length + 2 }}) not in (
+                select distinct source_file from {{ this }}
+            )
+        {%- endif %}
+        order by source_file
+    {%- endset -%}
+    {{ return(run_query(listing).columns[0].values() | list) }}
+{% endmacro %}
+
+{#-
+  Every line of the given files as text, with its file and 1-based physical line number. Read as
+  one-column CSV that can never split or unquote, so a malformed line reaches quarantine verbatim
+  (read_json would turn it into an all-null row and lose it). `with ordinality` numbers lines in
+  file order even when the scan is parallel.
+-#}
+{% macro read_landing_lines(files) %}
+    {%- set root = landing_root() -%}
+    {%- if files | length == 0 -%}
+        select
+            cast(null as varchar) as source_file,
+            cast(null as bigint) as line_number,
+            cast(null as varchar) as raw_line
+        where false
+    {%- else -%}
+        select
+            substr(filename, {{ root | length + 2 }}) as source_file,
+            ordinality - min(ordinality) over (partition by filename) + 1 as line_number,
+            json as raw_line
+        from read_csv(
+            [{%- for file in files %}'{{ root }}/{{ file }}'{{ ", " if not loop.last }}{% endfor -%}],
+            columns = {'json': 'VARCHAR'},
+            delim = chr(1),
+            quote = '',
+            escape = '',
+            header = false,
+            auto_detect = false,
+            strict_mode = false,
+            max_line_size = 16777216,
+            filename = true
+        ) with ordinality
+    {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,51 @@
+with
+
+events as (
+    select * from {{ ref('fct_events') }}
+),
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+event_facts as (
+    select
+        user_key,
+        max(user_id) as user_id,
+        min(occurred_at) as first_seen_at,
+        max(occurred_at) as last_seen_at,
+        count(distinct anonymous_id) as device_count,
+        count(*) as event_count
+    from events
+    group by user_key
+),
+
+ranked_sessions as (
+    select
+        user_key,
+        utm_source,
+        row_number() over (partition by user_key order by started_at, session_id) as user_session_rank,
+        count(*) over (partition by user_key) as session_count
+    from sessions
+),
+
+session_facts as (
+    select
+        user_key,
+        session_count,
+        utm_source as first_utm_source
+    from ranked_sessions
+    where user_session_rank = 1
+)
+
+select
+    event_facts.user_key,
+    event_facts.user_id,
+    event_facts.first_seen_at,
+    event_facts.last_seen_at,
+    cast(event_facts.device_count as integer) as device_count,
+    cast(coalesce(session_facts.session_count, 0) as integer) as session_count,
+    cast(event_facts.event_count as integer) as event_count,
+    session_facts.first_utm_source
+from event_facts
+left join session_facts on event_facts.user_key = session_facts.user_key

@@ -1,0 +1,25 @@
+{{ config(materialized='view') }}
+
+{#- A view: the stored, incrementally maintained rows live in int_events__sessionized; copying
+    10M rows again on every run would buy BI tools nothing. -#}
+
+with
+
+sessionized_events as (
+    select * from {{ ref('int_events__sessionized') }}
+)
+
+select
+    event_id,
+    event_type,
+    event_name,
+    occurred_at,
+    received_at,
+    anonymous_id,
+    user_id,
+    user_key,
+    session_id,
+    page_path,
+    properties,
+    source_file
+from sessionized_events

@@ -1,0 +1,72 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='partition_key',
+        post_hook="{{ record_watermark() }}",
+    )
+}}
+
+{#- Keyed by partition: a rebuilt partition replaces all its old sessions, so sessions merged or split
+    by a late event disappear instead of lingering. -#}
+
+with
+
+sessionized_events as (
+    select * from {{ ref('int_events__sessionized') }}
+),
+
+{% if is_incremental() %}
+changed_partitions as (
+    select distinct partition_key from sessionized_events
+    where _processed_at > {{ watermark() }}
+),
+
+partition_events as (
+    select sessionized_events.*
+    from sessionized_events
+    semi join changed_partitions
+        on sessionized_events.partition_key = changed_partitions.partition_key
+),
+{% else %}
+partition_events as (
+    select * from sessionized_events
+),
+{% endif %}
+
+sessions as (
+    select
+        session_id,
+        partition_key,
+        any_value(anonymous_id) as anonymous_id,
+        any_value(session_index) as session_index,
+        min(occurred_at) as started_at,
+        max(occurred_at) as ended_at,
+        count(*) as event_count,
+        max(case when is_session_start then page_path end) as landing_page_path,
+        max(case when is_session_start then referrer end) as referrer,
+        max(case when is_session_start then utm_source end) as utm_source,
+        max(case when is_session_start then utm_medium end) as utm_medium,
+        max(case when is_session_start then utm_campaign end) as utm_campaign,
+        max(case when is_session_end then user_key end) as user_key
+    from partition_events
+    group by session_id, partition_key
+)
+
+select
+    session_id,
+    user_key,
+    anonymous_id,
+    partition_key,
+    cast(session_index as integer) as session_index,
+    started_at,
+    ended_at,
+    {{ dbt.datediff('started_at', 'ended_at', 'millisecond') }} / 1000.0 as duration_seconds,
+    cast(event_count as integer) as event_count,
+    landing_page_path,
+    referrer,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    event_count = 1 as is_bounce
+from sessions

@@ -1,0 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        post_hook="{{ record_watermark() }}",
+    )
+}}
+
+with
+
+rejected_lines as (
+    select * from {{ ref('stg_segment__events') }}
+    where reject_reason is not null
+    {% if is_incremental() %}
+        and _loaded_at > {{ watermark() }}
+    {% endif %}
+)
+
+select
+    raw_line,
+    source_file,
+    line_number,
+    reject_reason as reason,
+    _loaded_at as rejected_at
+from rejected_lines

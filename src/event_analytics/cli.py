@@ -1,0 +1,116 @@
+"""The `event-analytics` command: a thin layer over generate, pipeline and summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from event_analytics import project
+from event_analytics.project import ConfigError
+
+app = typer.Typer(help="Raw product-analytics events to trustworthy warehouse tables.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def fail(code: int, reason: str) -> typer.Exit:
+    """One line on stderr, then the exit code."""
+    typer.echo(f"event-analytics: {reason}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder for the daily YYYY-MM-DD.jsonl.gz files.")],
+    events: Annotated[int, typer.Option(help="Messages to simulate (duplicates come on top).")] = 100_000,
+    users: Annotated[Optional[int], typer.Option(help="Users; default one per 40 events.")] = None,
+    days: Annotated[int, typer.Option(help="Days of traffic.")] = 30,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (UTC).")] = "2026-10-01",
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 42,
+    faults: Annotated[float, typer.Option(help="Share of messages given a fault (0-1).")] = 0.0,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if OUT already holds event files.")
+    ] = False,
+) -> None:
+    """Write deterministic synthetic Segment-spec events."""
+    from event_analytics.generate import GenerateOptions, generate as write_events, landing_has_event_files
+
+    if if_empty and landing_has_event_files(out):
+        console.print(f"{out} already holds event files; not generating.")
+        return
+    try:
+        options = GenerateOptions(
+            out=out,
+            events=events,
+            users=users,
+            days=days,
+            start=dt.date.fromisoformat(start),
+            seed=seed,
+            faults=faults,
+        )
+    except ValueError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, f"--start: {exc}") from exc
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, fraction: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=1.0)
+            bar.update(tasks[stage], completed=fraction)
+
+        try:
+            files = write_events(options, progress=report)
+        except ValueError as exc:
+            raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    console.print(f"wrote {len(files)} files to {out}")
+
+
+@app.command()
+def run(
+    landing: Annotated[Optional[Path], typer.Option(help="Landing folder (default data/landing).")] = None,
+    warehouse: Annotated[
+        Optional[Path], typer.Option(help="DuckDB file (default warehouse/events.duckdb).")
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
+    vars: Annotated[Optional[str], typer.Option("--vars", help="dbt vars: a YAML mapping or file.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show dbt's output.")] = False,
+) -> None:
+    """Run the pipeline (dbt build), incremental unless --full-refresh."""
+    from event_analytics.pipeline import parse_vars, run_dbt
+    from event_analytics.summary import warehouse_counts
+
+    landing = landing or project.default_landing()
+    warehouse = warehouse or project.default_warehouse()
+    try:
+        result = run_dbt(
+            "build",
+            landing=landing,
+            warehouse=warehouse,
+            full_refresh=full_refresh,
+            dbt_vars=parse_vars(vars),
+            stream=verbose,
+        )
+    except ConfigError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    if not result.ok:
+        if not verbose:
+            console.print(result.output[-4000:], markup=False, highlight=False)
+        code = project.EXIT_VALIDATION_FAILED if result.only_tests_failed else project.EXIT_PIPELINE_ERROR
+        raise fail(code, result.failure_reason())
+    counts = warehouse_counts(warehouse)
+    table = Table(title=f"event-analytics run: {warehouse}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name in ("lines_read", "events", "sessions", "users", "quarantined", "duplicates"):
+        table.add_row(name.replace("_", " "), f"{getattr(counts, name):,}")
+    for stage, seconds in result.stage_seconds().items():
+        table.add_row(f"seconds: {stage}", f"{seconds:.1f}")
+    table.add_row("seconds: total (wall)", f"{result.wall_seconds:.1f}")
+    Console().print(table)

@@ -1,0 +1,274 @@
+"""Deterministic synthetic Segment-spec events, written as daily `YYYY-MM-DD.jsonl.gz` landing files.
+
+The behaviour is drawn with numpy (one vectorised pass per step, no Python loop per event); DuckDB
+turns the arrays into JSON lines and writes one gzip file per day of `receivedAt`. The same seed gives
+the same bytes.
+
+The model: users with one to three devices; each device browses anonymously until the session in
+which its user signs up (first device) or logs in (other devices), then carries the userId. Sessions
+are bursts of events seconds to minutes apart, spread over the user's weeks with hours or days
+between them. A session opens with a page view (a third of them from a campaign), may walk the
+e-commerce funnel product_viewed → product_added → checkout_started → order_completed with
+drop-off at each step, and fills the rest with browsing. Users in the experiment see
+`experiment_viewed` before the funnel; the treatment converts better at the last step and fails
+checkout a little more often (the guardrail).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+# Event codes; the order is the order of the special events within a session.
+SPECIALS = (
+    "signup_started",
+    "signup_completed",
+    "user_identified",
+    "experiment_viewed",
+    "product_viewed",
+    "product_added",
+    "checkout_started",
+    "checkout_failed",
+    "order_completed",
+)
+FILLERS = ("page_viewed", "search_performed", "scroll_depth_reached", "form_submitted", "screen_viewed")
+FILLER_WEIGHTS = (0.5, 0.15, 0.2, 0.1, 0.05)
+EVENT_NAMES = SPECIALS + FILLERS
+FAULT_KINDS = (
+    "duplicate",
+    "late",
+    "malformed",
+    "missing_message_id",
+    "missing_identity",
+    "bad_timestamp",
+    "email_in_text",
+)
+EXPERIMENT_ID = "checkout_redesign"
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    out: Path
+    events: int = 100_000
+    users: int | None = None
+    days: int = 30
+    start: dt.date = dt.date(2026, 10, 1)
+    seed: int = 42
+    faults: float = 0.0
+
+    def user_count(self) -> int:
+        return self.users if self.users is not None else max(1, self.events // 40)
+
+
+Progress = Callable[[str, float], None]
+
+
+def _noop_progress(stage: str, fraction: float) -> None:
+    return None
+
+
+def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
+    """One row per message (before faults): numeric columns DuckDB turns into JSON."""
+    rng = np.random.default_rng(options.seed)
+    n_events = options.events
+    n_users = options.user_count()
+    horizon = options.days * 86_400.0
+
+    # Users: activity weight, first visit, whether they ever sign up, experiment arm.
+    user_weight = rng.lognormal(0.0, 1.0, n_users)
+    user_first_seen = rng.uniform(0.0, 0.85, n_users) * horizon
+    user_identifies = rng.random(n_users) < 0.6
+    user_arm = rng.choice(3, n_users, p=[0.3, 0.35, 0.35])  # 0 = not enrolled, 1 control, 2 treatment
+
+    # Devices: 1-3 per user; the first is where the user signs up.
+    devices_per_user = rng.choice([1, 2, 3], n_users, p=[0.6, 0.3, 0.1])
+    device_user = np.repeat(np.arange(n_users), devices_per_user)
+    device_rank = np.arange(len(device_user)) - np.repeat(
+        np.cumsum(devices_per_user) - devices_per_user, devices_per_user
+    )
+    n_devices = len(device_user)
+    device_weight = user_weight[device_user] * np.where(device_rank == 0, 1.0, 0.4)
+    device_login_session = rng.geometric(0.45, n_devices) - 1  # 0-based ordinal of the login session
+
+    # Sessions: lengths with a third of bounces; enough of them to hold exactly n_events events.
+    mean_length = 0.35 * 1 + 0.65 * 9
+    n_sessions_drawn = int(n_events / mean_length * 1.3) + 10
+    session_length = np.where(
+        rng.random(n_sessions_drawn) < 0.35, 1, 1 + rng.geometric(1 / 8, n_sessions_drawn)
+    )
+    ends = np.cumsum(session_length)
+    n_sessions = int(np.searchsorted(ends, n_events) + 1)
+    session_length = session_length[:n_sessions].copy()
+    session_length[-1] -= ends[n_sessions - 1] - n_events
+
+    session_device = rng.choice(n_devices, n_sessions, p=device_weight / device_weight.sum())
+    session_user = device_user[session_device]
+    first_seen = user_first_seen[session_user]
+    # Returning over weeks: later sessions thin out after the first visit.
+    session_start = first_seen + rng.random(n_sessions) ** 1.6 * (horizon - first_seen)
+
+    # The ordinal of each session on its device decides when the device logs in.
+    order = np.lexsort((session_start, session_device))
+    ordinal = np.empty(n_sessions, dtype=np.int64)
+    sorted_devices = session_device[order]
+    run_starts = np.r_[0, np.flatnonzero(np.diff(sorted_devices)) + 1]
+    run_lengths = np.diff(np.r_[run_starts, n_sessions])
+    ordinal[order] = np.arange(n_sessions) - np.repeat(run_starts, run_lengths)
+    device_identifies = user_identifies[session_user]
+    login_ordinal = device_login_session[session_device]
+    is_login_session = device_identifies & (ordinal == login_ordinal)
+    is_identified_session = device_identifies & (ordinal > login_ordinal)
+    is_signup_session = is_login_session & (device_rank[session_device] == 0)
+    arm = user_arm[session_user]
+
+    # Special events a session would emit, in order; a short session cuts the tail (drop-off).
+    viewed = rng.random(n_sessions) < 0.55
+    added = viewed & (rng.random(n_sessions) < 0.35)
+    checkout = added & (rng.random(n_sessions) < 0.6)
+    failed = checkout & (rng.random(n_sessions) < np.where(arm == 2, 0.08, 0.05))
+    order_rate = np.where(arm == 2, 0.8, 0.65)
+    ordered = checkout & (rng.random(n_sessions) < order_rate)
+    wants = np.stack(
+        [
+            is_signup_session,
+            is_signup_session,
+            is_login_session,
+            viewed & (arm > 0),
+            viewed,
+            added,
+            checkout,
+            failed,
+            ordered,
+        ],
+        axis=1,
+    )
+    # Stable sort brings each session's wanted specials to the front, keeping their order.
+    special_order = np.argsort(~wants, axis=1, kind="stable")
+    special_codes = np.take_along_axis(np.broadcast_to(np.arange(len(SPECIALS)), wants.shape), special_order, 1)
+    special_count = wants.sum(axis=1)
+
+    # Events: position in session, gap to the previous event, name.
+    event_session = np.repeat(np.arange(n_sessions), session_length)
+    session_offset = np.cumsum(session_length) - session_length
+    position = np.arange(n_events) - np.repeat(session_offset, session_length)
+    gaps = np.clip(rng.exponential(50.0, n_events), 1.0, 20 * 60.0) + rng.random(n_events)
+    gaps[position == 0] = 0.0
+    elapsed = np.cumsum(gaps)
+    elapsed -= np.repeat(elapsed[session_offset], session_length)
+    occurred = session_start[event_session] + elapsed
+
+    special_slot = position - 1
+    is_special = (position >= 1) & (special_slot < special_count[event_session])
+    filler = rng.choice(len(FILLERS), n_events, p=FILLER_WEIGHTS) + len(SPECIALS)
+    code = np.where(position == 0, EVENT_NAMES.index("page_viewed"), filler)
+    rows = np.flatnonzero(is_special)
+    code[rows] = special_codes[event_session[rows], special_slot[rows]]
+
+    # The userId appears from the identify call on (login session) and in every later session.
+    identify_code = SPECIALS.index("user_identified")
+    identify_position = np.where(
+        is_login_session, np.argmax(special_codes == identify_code, axis=1) + 1, np.iinfo(np.int32).max
+    )
+    has_user_id = is_identified_session[event_session] | (
+        is_login_session[event_session] & (position >= identify_position[event_session])
+    )
+    # A few server-side calls of identified users carry no anonymousId.
+    has_anonymous_id = ~has_user_id | (rng.random(n_events) >= 0.02)
+
+    received_delay = rng.exponential(0.4, n_events) + 0.05
+    return {
+        "seq": np.arange(n_events, dtype=np.int64),
+        "event_code": code.astype(np.int16),
+        "user_idx": session_user[event_session].astype(np.int64),
+        "device_idx": session_device[event_session].astype(np.int64),
+        "has_user_id": has_user_id,
+        "has_anonymous_id": has_anonymous_id,
+        "occurred_ms": np.round(occurred * 1000).astype(np.int64),
+        "received_ms": np.round((occurred + received_delay) * 1000).astype(np.int64),
+        "arm": arm[event_session].astype(np.int8),
+        "campaign": np.where(
+            position == 0, rng.choice(5, n_events, p=[0.66, 0.12, 0.1, 0.08, 0.04]), 0
+        ).astype(np.int8),
+        "rand_a": rng.integers(0, 1_000_000, n_events, dtype=np.int64),
+        "rand_b": rng.integers(0, 1_000_000, n_events, dtype=np.int64),
+        "utc_offset_hours": rng.choice([0, 0, 0, 0, 2, -5, 9], n_events).astype(np.int8),
+        "fault": _draw_faults(rng, n_events, options.faults),
+        "fault_delay_ms": rng.integers(60_000, 3 * 86_400_000, n_events, dtype=np.int64),
+    }
+
+
+def _draw_faults(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
+    """0 = none, else 1 + index into FAULT_KINDS, each kind equally likely, `rate` in all."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError("--faults must be between 0 and 1")
+    faulty = rng.random(n) < rate
+    kinds = rng.integers(0, len(FAULT_KINDS), n) + 1
+    return np.where(faulty, kinds, 0).astype(np.int8)
+
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+def generate(options: GenerateOptions, progress: Progress = _noop_progress) -> list[Path]:
+    """Write the landing files; returns their paths, oldest day first."""
+    if options.events < 1:
+        raise ValueError("--events must be at least 1")
+    if options.days < 1:
+        raise ValueError("--days must be at least 1")
+    progress("simulating", 0.0)
+    columns = simulate(options)
+    progress("simulating", 1.0)
+    options.out.mkdir(parents=True, exist_ok=True)
+    spill = Path(tempfile.mkdtemp(prefix="event-analytics-generate-"))
+    try:
+        con = duckdb.connect(config={"temp_directory": str(spill), "preserve_insertion_order": True})
+        con.execute("set TimeZone = 'UTC'")
+        con.register("simulated", columns)
+        render_sql = (SQL_DIR / "render_segment_lines.sql").read_text()
+        con.execute(
+            render_sql,
+            {
+                "seed": str(options.seed),
+                "start": dt.datetime.combine(options.start, dt.time(), dt.timezone.utc).replace(tzinfo=None),
+                "event_names": list(EVENT_NAMES),
+                "fault_kinds": list(FAULT_KINDS),
+                "experiment_id": EXPERIMENT_ID,
+            },
+        )
+        con.unregister("simulated")
+        del columns
+        days = [row[0] for row in con.execute("select distinct day from lines order by day").fetchall()]
+        written = []
+        for index, day in enumerate(days):
+            path = options.out / f"{day:%Y-%m-%d}.jsonl.gz"
+            con.execute(
+                f"""
+                copy (select line from lines where day = $day order by received_ms, seq, copy)
+                to '{_sql_string(str(path))}'
+                (format csv, header false, quote '', escape '', delimiter '\x01', compression gzip)
+                """,
+                {"day": day},
+            )
+            written.append(path)
+            progress("writing", (index + 1) / len(days))
+        con.close()
+        return written
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _sql_string(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def landing_has_event_files(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        p.is_file() for pattern in ("**/*.jsonl", "**/*.jsonl.gz") for p in folder.glob(pattern)
+    )

@@ -1,0 +1,201 @@
+"""Run the dbt pipeline against a DuckDB warehouse and report what it did."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from event_analytics.project import ConfigError, project_dir
+
+# Stage of each model in the summary, by name prefix; the rest is "marts".
+STAGES = (
+    ("stg_", "ingest"),
+    ("rejected_events", "ingest"),
+    ("int_events__deduplicated", "dedupe"),
+    ("duplicate_events", "dedupe"),
+    ("int_identity__", "identity"),
+    ("int_events__sessionized", "sessionize"),
+)
+
+
+@dataclass
+class NodeResult:
+    unique_id: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str | None
+
+    @property
+    def name(self) -> str:
+        return self.unique_id.split(".")[-1] if self.resource_type != "test" else self.unique_id
+
+    @property
+    def failed(self) -> bool:
+        return self.status in {"error", "fail", "runtime error"}
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    wall_seconds: float
+    nodes: list[NodeResult] = field(default_factory=list)
+    output: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not any(n.failed for n in self.nodes)
+
+    def stage_seconds(self) -> dict[str, float]:
+        stages: dict[str, float] = {}
+        for node in self.nodes:
+            stage = "tests" if node.resource_type in {"test", "unit_test"} else stage_of(node.name)
+            stages[stage] = stages.get(stage, 0.0) + node.seconds
+        return stages
+
+    def failure_reason(self) -> str:
+        failed = [n for n in self.nodes if n.failed]
+        if failed:
+            first = failed[0]
+            message = " ".join((first.message or first.status).split())
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            return f"{first.resource_type} {first.name} {first.status}: {message}{more}"
+        lines = [line for line in self.output.splitlines() if line.strip()]
+        return lines[-1].strip() if lines else f"dbt exited with code {self.returncode}"
+
+    @property
+    def only_tests_failed(self) -> bool:
+        failed = [n for n in self.nodes if n.failed]
+        return bool(failed) and all(n.resource_type == "test" and n.status == "fail" for n in failed)
+
+
+def stage_of(model_name: str) -> str:
+    for prefix, stage in STAGES:
+        if model_name.startswith(prefix):
+            return stage
+    return "marts"
+
+
+def parse_vars(text: str | None) -> dict[str, Any]:
+    """dbt vars from a YAML mapping, given inline or as a path to a YAML file."""
+    if not text:
+        return {}
+    source = Path(text)
+    try:
+        if len(text) < 4096 and source.is_file():
+            text = source.read_text()
+        parsed = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"--vars is not valid YAML: {exc}") from exc
+    if parsed is None:
+        return {}
+    if not isinstance(parsed, dict):
+        raise ConfigError("--vars must be a YAML mapping, e.g. '{session_timeout_minutes: 45}'")
+    return parsed
+
+
+def dbt_environment(warehouse: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["EVENT_ANALYTICS_WAREHOUSE"] = str(warehouse)
+    env.setdefault("EVENT_ANALYTICS_SPILL_DIR", str(warehouse.parent / ".spill"))
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def dbt_command(
+    command: str,
+    *,
+    dbt_vars: dict[str, Any],
+    full_refresh: bool = False,
+    select: str | None = None,
+    target_path: Path | None = None,
+) -> list[str]:
+    root = project_dir()
+    args = [
+        str(Path(sys.executable).with_name("dbt")),
+        command,
+        "--project-dir",
+        str(root),
+        "--profiles-dir",
+        str(root / "profiles"),
+        "--vars",
+        json.dumps(dbt_vars),
+    ]
+    if target_path is not None:
+        args += ["--target-path", str(target_path)]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
+    return args
+
+
+def run_dbt(
+    command: str,
+    *,
+    landing: Path,
+    warehouse: Path,
+    full_refresh: bool = False,
+    dbt_vars: dict[str, Any] | None = None,
+    select: str | None = None,
+    stream: bool = False,
+) -> RunResult:
+    """Run one dbt command (build, run, test) on the warehouse; never raises for dbt's own failures."""
+    landing = landing.resolve()
+    warehouse = warehouse.resolve()
+    if not landing.is_dir():
+        raise ConfigError(f"landing folder {landing} does not exist")
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    all_vars = {**(dbt_vars or {}), "landing_path": str(landing)}
+    # One target folder per warehouse, so concurrent pipelines on different warehouses do not mix
+    # their compiled SQL and run results.
+    target_path = warehouse.parent / f".dbt-target-{warehouse.stem}"
+    cmd = dbt_command(
+        command, dbt_vars=all_vars, full_refresh=full_refresh, select=select, target_path=target_path
+    )
+    started_epoch = time.time()
+    started = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        cwd=project_dir(),
+        env=dbt_environment(warehouse),
+        stdout=None if stream else subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    return RunResult(
+        returncode=proc.returncode,
+        wall_seconds=wall,
+        nodes=read_run_results(target_path / "run_results.json", since=started_epoch),
+        output=proc.stdout or "",
+    )
+
+
+def read_run_results(path: Path, since: float) -> list[NodeResult]:
+    """Nodes of the run_results.json this run wrote (an older file is ignored)."""
+    if not path.exists() or path.stat().st_mtime < since - 1.0:
+        return []
+    data = json.loads(path.read_text())
+    nodes = []
+    for result in data.get("results", []):
+        unique_id = result["unique_id"]
+        nodes.append(
+            NodeResult(
+                unique_id=unique_id,
+                resource_type=unique_id.split(".")[0],
+                status=str(result.get("status")),
+                seconds=float(result.get("execution_time") or 0.0),
+                message=result.get("message"),
+            )
+        )
+    return nodes
