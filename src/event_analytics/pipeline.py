@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -24,6 +25,9 @@ STAGES = (
     ("int_identity__", "identity"),
     ("int_events__sessionized", "sessionize"),
 )
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -65,7 +69,7 @@ class RunResult:
         failed = [n for n in self.nodes if n.failed]
         if failed:
             first = failed[0]
-            message = " ".join((first.message or first.status).split())
+            message = " ".join(ANSI_ESCAPE.sub("", first.message or first.status).split())
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
             return f"{first.resource_type} {first.name} {first.status}: {message}{more}"
         lines = [line for line in self.output.splitlines() if line.strip()]
