@@ -28,7 +28,7 @@ test-python: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/sqlfluff lint models macros tests
+	$(BIN)/sqlfluff lint models tests
 
 test: lint test-dbt test-python
 

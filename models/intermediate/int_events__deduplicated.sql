@@ -20,22 +20,12 @@ valid_lines as (
     where reject_reason is null
 ),
 
-{% if is_incremental() %}
-new_event_ids as (
-    select distinct event_id from valid_lines
-    where _loaded_at > {{ watermark() }}
-),
-
-candidate_copies as (
-    select valid_lines.*
-    from valid_lines
-    semi join new_event_ids on valid_lines.event_id = new_event_ids.event_id
-),
-{% else %}
 candidate_copies as (
     select * from valid_lines
+    {% if is_incremental() %}
+        where event_id in (select event_id from valid_lines where _loaded_at > {{ watermark() }})
+    {% endif %}
 ),
-{% endif %}
 
 -- Ranking every row is the slow path (a full sort); only the rare repeated ids need it.
 repeated_event_ids as (
@@ -61,7 +51,7 @@ losing_copies as (
             ) as copy_rank
         from candidate_copies
         semi join repeated_event_ids on candidate_copies.event_id = repeated_event_ids.event_id
-    )
+    ) as ranked_copies
     where copy_rank > 1
 ),
 

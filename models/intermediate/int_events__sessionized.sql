@@ -25,25 +25,19 @@ identity_map as (
     select * from {{ ref('int_identity__anonymous_users') }}
 ),
 
-{% if is_incremental() %}
-changed_partitions as (
-    select partition_key from events
-    where _processed_at > {{ watermark() }}
-    union
-    select 'anonymous_id:' || anonymous_id as partition_key from identity_map
-    where _processed_at > {{ watermark() }}
-),
-
-partition_events as (
-    select events.*
-    from events
-    semi join changed_partitions on events.partition_key = changed_partitions.partition_key
-),
-{% else %}
 partition_events as (
     select * from events
+    {% if is_incremental() %}
+        -- partitions that received events, and devices whose stitched user may have changed
+        where partition_key in (
+            select partition_key from events
+            where _processed_at > {{ watermark() }}
+            union
+            select 'anonymous_id:' || anonymous_id as partition_key from identity_map
+            where _processed_at > {{ watermark() }}
+        )
+    {% endif %}
 ),
-{% endif %}
 
 stitched_events as (
     select
@@ -74,10 +68,10 @@ with_boundaries as (
         *,
         previous_occurred_at is null
         or occurred_at > {{ dbt.dateadd('minute', var('session_timeout_minutes'), 'previous_occurred_at') }}
-        as is_session_start,
+            as is_session_start,
         next_occurred_at is null
         or next_occurred_at > {{ dbt.dateadd('minute', var('session_timeout_minutes'), 'occurred_at') }}
-        as is_session_end
+            as is_session_end
     from with_neighbours
 ),
 

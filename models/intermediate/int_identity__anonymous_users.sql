@@ -27,23 +27,14 @@ identified_events as (
     where anonymous_id is not null and user_id is not null
 ),
 
-{% if is_incremental() %}
-changed_anonymous_ids as (
-    select distinct anonymous_id from identified_events
-    where _processed_at > {{ watermark() }}
-),
-
-relevant_events as (
-    select identified_events.*
-    from identified_events
-    semi join changed_anonymous_ids
-        on identified_events.anonymous_id = changed_anonymous_ids.anonymous_id
-),
-{% else %}
 relevant_events as (
     select * from identified_events
+    {% if is_incremental() %}
+        where anonymous_id in (
+            select anonymous_id from identified_events where _processed_at > {{ watermark() }}
+        )
+    {% endif %}
 ),
-{% endif %}
 
 ranked as (
     select

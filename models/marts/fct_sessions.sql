@@ -16,23 +16,14 @@ sessionized_events as (
     select * from {{ ref('int_events__sessionized') }}
 ),
 
-{% if is_incremental() %}
-changed_partitions as (
-    select distinct partition_key from sessionized_events
-    where _processed_at > {{ watermark() }}
-),
-
-partition_events as (
-    select sessionized_events.*
-    from sessionized_events
-    semi join changed_partitions
-        on sessionized_events.partition_key = changed_partitions.partition_key
-),
-{% else %}
 partition_events as (
     select * from sessionized_events
+    {% if is_incremental() %}
+        where partition_key in (
+            select partition_key from sessionized_events where _processed_at > {{ watermark() }}
+        )
+    {% endif %}
 ),
-{% endif %}
 
 sessions as (
     select
@@ -61,7 +52,8 @@ select
     cast(session_index as integer) as session_index,
     started_at,
     ended_at,
-    {{ dbt.datediff('started_at', 'ended_at', 'millisecond') }} / 1000.0 as duration_seconds,
+    {{ dbt.datediff('started_at', 'ended_at', 'millisecond') }}
+    / 1000.0 as duration_seconds,
     cast(event_count as integer) as event_count,
     landing_page_path,
     referrer,

@@ -21,7 +21,7 @@ non_blank_lines as (
         raw_line,
         -- json_type raises on invalid text, so it runs only where json_valid said yes
         coalesce(case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' end, false)
-        as is_json_object
+            as is_json_object
     from landing_lines
     where not regexp_full_match(coalesce(raw_line, ''), '\s*')
 ),
@@ -56,7 +56,7 @@ extracted as (
                     '$.context.userAgent',
                     '$.context.locale'
                 ])
-        end as fields,
+        end as json_fields,
         case when is_json_object then json_extract(raw_line, '$.properties') end as properties
     from non_blank_lines
 ),
@@ -67,23 +67,23 @@ typed as (
         line_number,
         raw_line,
         is_json_object,
-        nullif(trim(fields[1]), '') as event_id,
-        lower(nullif(trim(fields[2]), '')) as event_type,
-        nullif(trim(fields[3]), '') as track_event,
-        nullif(trim(fields[5]), '') as user_id,
-        nullif(trim(fields[6]), '') as anonymous_id,
-        {{ parse_iso8601_utc('fields[7]') }} as occurred_at,
-        {{ parse_iso8601_utc('fields[8]') }} as received_at,
-        {{ parse_iso8601_utc('fields[9]') }} as sent_at,
-        coalesce(fields[10], fields[11]) as page_path,
-        fields[12] as page_url,
-        coalesce(fields[13], fields[14]) as referrer,
-        fields[15] as utm_source,
-        fields[16] as utm_medium,
-        fields[17] as utm_campaign,
-        fields[18] as ip,
-        fields[19] as user_agent,
-        fields[20] as locale,
+        nullif(trim(json_fields[1]), '') as event_id,
+        lower(nullif(trim(json_fields[2]), '')) as event_type,
+        nullif(trim(json_fields[3]), '') as track_event,
+        nullif(trim(json_fields[5]), '') as user_id,
+        nullif(trim(json_fields[6]), '') as anonymous_id,
+        {{ parse_iso8601_utc('json_fields[7]') }} as occurred_at,
+        {{ parse_iso8601_utc('json_fields[8]') }} as received_at,
+        {{ parse_iso8601_utc('json_fields[9]') }} as sent_at,
+        coalesce(json_fields[10], json_fields[11]) as page_path,
+        json_fields[12] as page_url,
+        coalesce(json_fields[13], json_fields[14]) as referrer,
+        json_fields[15] as utm_source,
+        json_fields[16] as utm_medium,
+        json_fields[17] as utm_campaign,
+        json_fields[18] as ip,
+        json_fields[19] as user_agent,
+        json_fields[20] as locale,  -- noqa: RF04
         -- objects only: a scalar or array where an object belongs is dropped, not propagated
         case when json_type(properties) = 'OBJECT' then properties end as properties
     from extracted
@@ -130,7 +130,7 @@ select
     utm_campaign,
     ip,
     user_agent,
-    locale,
+    locale,  -- noqa: RF04
     properties,
     {{ run_timestamp() }} as _loaded_at
 from classified
