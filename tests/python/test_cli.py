@@ -1,0 +1,96 @@
+"""The console script's contract: arguments, summary and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from conftest import message, write_lines
+from event_analytics.cli import app
+
+runner = CliRunner()
+
+
+def landing_with_two_events(root: Path) -> Path:
+    landing = root / "landing"
+    write_lines(
+        landing / "a.jsonl",
+        [
+            message("e1", "2026-10-01T10:00:00Z", anonymous_id="a1"),
+            message("e2", "2026-10-01T10:40:00Z", anonymous_id="a1"),
+            message("e1", "2026-10-01T10:00:00Z", received_at="2026-10-01T11:00:00Z", anonymous_id="a1"),
+            "{oops",
+        ],
+    )
+    return landing
+
+
+def test_run_prints_summary_and_exits_0(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    result = runner.invoke(app, ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb")])
+    assert result.exit_code == 0, result.output
+    summary = {
+        cells[1].strip(): cells[2].strip()
+        for cells in (line.split("│") for line in result.stdout.splitlines())
+        if len(cells) == 4
+    }
+    assert summary["lines read"] == "4"
+    assert summary["events"] == "2"
+    assert summary["sessions"] == "2"  # 40 minutes apart
+    assert summary["users"] == "1"
+    assert summary["quarantined"] == "1"
+    assert summary["duplicates"] == "1"
+    assert "seconds: ingest" in summary
+
+
+def test_vars_reach_dbt(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    result = runner.invoke(
+        app,
+        ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb"),
+         "--vars", "{session_timeout_minutes: 45}"],
+    )
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stdout.splitlines() if "sessions" in line][0].split("│")[2].strip() == "1"
+
+
+def test_missing_landing_folder_is_a_configuration_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--landing", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w.duckdb")])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "does not exist" in result.stderr
+
+
+def test_vars_that_are_not_a_mapping_are_a_configuration_error(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    result = runner.invoke(app, ["run", "--landing", str(landing), "--vars", "[1, 2]"])
+    assert result.exit_code == 2
+    assert "YAML mapping" in result.stderr
+
+
+def test_failing_model_is_a_pipeline_error_with_a_one_line_reason(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    result = runner.invoke(
+        app,
+        ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb"),
+         "--vars", "{session_timeout_minutes: 'not a number'}"],
+    )
+    assert result.exit_code == 3
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("event-analytics: model int_events__sessionized error")
+
+
+def test_generate_if_empty_leaves_existing_files_alone(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    result = runner.invoke(app, ["generate", "--out", str(landing), "--events", "50", "--if-empty"])
+    assert result.exit_code == 0
+    assert sorted(p.name for p in landing.iterdir()) == ["a.jsonl"]
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path / "new"), "--events", "50", "--days", "2"])
+    assert result.exit_code == 0
+    assert len(list((tmp_path / "new").glob("*.jsonl.gz"))) >= 2
+
+
+def test_generate_rejects_a_bad_start_date(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path), "--start", "2026-13-01"])
+    assert result.exit_code == 2
