@@ -1,0 +1,94 @@
+{#- One row per (experiment, user) exposed: the first exposure decides variant and time. A user
+    exposed to more than one variant is flagged and left out of experiment_results. -#}
+
+{%- set guardrails = experiment_guardrail_events() %}
+
+with
+
+events as (
+    select
+        event_id,
+        user_key,
+        event_name,
+        occurred_at,
+        properties
+    from {{ ref('fct_events') }}
+),
+
+exposures as (
+    select
+        event_id,
+        user_key,
+        occurred_at,
+        json_extract_string(properties, '$.experiment_id') as experiment_id,
+        json_extract_string(properties, '$.variant') as variant
+    from events
+    where event_name = 'experiment_viewed'
+),
+
+valid_exposures as (
+    select * from exposures
+    where experiment_id is not null and variant is not null
+),
+
+first_exposures as (
+    select
+        experiment_id,
+        user_key,
+        variant,
+        occurred_at as exposed_at,
+        variant_count
+    from (
+        select
+            *,
+            row_number() over (partition by experiment_id, user_key order by occurred_at, event_id) as exposure_rank,
+            count(distinct variant) over (partition by experiment_id, user_key) as variant_count
+        from valid_exposures
+    ) as ranked_exposures
+    where exposure_rank = 1
+),
+
+outcome_events as (
+    select
+        first_exposures.experiment_id,
+        first_exposures.user_key,
+        events.event_name,
+        min(events.occurred_at) as first_occurred_at
+    from first_exposures
+    inner join events
+        on
+            first_exposures.user_key = events.user_key
+            and events.occurred_at >= first_exposures.exposed_at
+            and events.occurred_at
+            <= {{ dbt.dateadd('day', var('experiment_window_days'), 'first_exposures.exposed_at') }}
+    where events.event_name in (
+        {{ sql_string(var('experiment_goal_event')) }}
+        {%- for event in guardrails %}, {{ sql_string(event) }}{% endfor %}
+    )
+    group by 1, 2, 3
+)
+
+select
+    first_exposures.experiment_id,
+    first_exposures.user_key,
+    first_exposures.variant,
+    first_exposures.exposed_at,
+    goal.first_occurred_at is not null as converted,
+    goal.first_occurred_at as converted_at,
+    {%- for event in guardrails %}
+        guardrail_{{ loop.index }}.first_occurred_at is not null as guardrail_{{ event }},
+    {%- endfor %}
+    first_exposures.variant_count > 1 as is_excluded
+from first_exposures
+left join outcome_events as goal
+    on
+        first_exposures.experiment_id = goal.experiment_id
+        and first_exposures.user_key = goal.user_key
+        and goal.event_name = {{ sql_string(var('experiment_goal_event')) }}
+{%- for event in guardrails %}
+    left join outcome_events as guardrail_{{ loop.index }}
+        on
+            first_exposures.experiment_id = guardrail_{{ loop.index }}.experiment_id
+            and first_exposures.user_key = guardrail_{{ loop.index }}.user_key
+            and guardrail_{{ loop.index }}.event_name = {{ sql_string(event) }}
+{%- endfor %}

@@ -1,0 +1,132 @@
+{#- Per experiment and variant, over assigned users not excluded: conversion, and for each
+    non-control variant the pooled two-proportion z-test against control (two-sided p-value) with
+    the 95% interval of the difference (unpooled standard error). srm_p_value is the chi-square
+    goodness-of-fit p-value of users per variant against the expected split (var
+    experiment_expected_split, equal by default). -#}
+
+{%- set guardrails = experiment_guardrail_events() %}
+{%- set splits = var('experiment_expected_split') or {} %}
+
+with
+
+assignments as (
+    select * from {{ ref('experiment_assignments') }}
+),
+
+excluded as (
+    select
+        experiment_id,
+        count(*) as excluded_users
+    from assignments
+    where is_excluded
+    group by experiment_id
+),
+
+variants as (
+    select
+        experiment_id,
+        variant,
+        count(*) as users,
+        count(case when converted then 1 end) as converters
+        {%- for event in guardrails %},
+            count(case when guardrail_{{ event }} then 1 end) as guardrail_{{ event }}_users
+        {%- endfor %}
+    from assignments
+    where not is_excluded
+    group by experiment_id, variant
+),
+
+expected_weights as (
+    select
+        variants.*,
+        {%- if splits %}
+            coalesce(case
+                {%- for experiment_id, weights in splits.items() %}
+                    {%- for variant, weight in weights.items() %}
+                        when variants.experiment_id = {{ sql_string(experiment_id) }}
+                            and variants.variant = {{ sql_string(variant) }} then {{ weight }}
+                    {%- endfor %}
+                {%- endfor %}
+            end, case when variants.experiment_id in (
+                {%- for experiment_id in splits %}{{ sql_string(experiment_id) }}{{ ', ' if not loop.last }}{% endfor -%}
+            ) then 0.0 else 1.0 end) as expected_weight
+        {%- else %}
+            1.0 as expected_weight
+        {%- endif %}
+    from variants
+),
+
+srm_terms as (
+    select
+        *,
+        sum(users) over (partition by experiment_id)
+        * expected_weight / sum(expected_weight) over (partition by experiment_id) as expected_users,
+        count(*) over (partition by experiment_id) - 1 as srm_degrees_of_freedom
+    from expected_weights
+),
+
+srm as (
+    select
+        experiment_id,
+        any_value(srm_degrees_of_freedom) as degrees_of_freedom,
+        sum(pow(users - expected_users, 2) / nullif(expected_users, 0)) as chi_square
+    from srm_terms
+    group by experiment_id
+),
+
+with_control as (
+    select
+        variants.*,
+        cast(variants.converters as double) / variants.users as conversion_rate,
+        control.users as control_users,
+        control.converters as control_converters,
+        cast(control.converters as double) / control.users as control_rate,
+        cast(variants.converters + control.converters as double)
+        / (variants.users + control.users) as pooled_rate
+    from variants
+    left join variants as control
+        on
+            variants.experiment_id = control.experiment_id
+            and control.variant = {{ sql_string(var('experiment_control_variant')) }}
+            and variants.variant != control.variant
+),
+
+tests as (
+    select
+        *,
+        conversion_rate - control_rate as absolute_lift,
+        (conversion_rate - control_rate) / nullif(control_rate, 0) as relative_lift,
+        (conversion_rate - control_rate) / nullif(sqrt(
+            pooled_rate * (1 - pooled_rate) * (1.0 / users + 1.0 / control_users)
+        ), 0) as z_score,
+        sqrt(
+            conversion_rate * (1 - conversion_rate) / users
+            + control_rate * (1 - control_rate) / control_users
+        ) as unpooled_standard_error
+    from with_control
+)
+
+select
+    tests.experiment_id,
+    tests.variant,
+    tests.variant = {{ sql_string(var('experiment_control_variant')) }} as is_control,
+    cast(tests.users as integer) as users,
+    cast(tests.converters as integer) as converters,
+    tests.conversion_rate,
+    tests.absolute_lift,
+    tests.relative_lift,
+    tests.z_score,
+    {{ normal_two_sided_p('tests.z_score') }} as p_value,
+    tests.absolute_lift - 1.959963984540054 * tests.unpooled_standard_error as ci_low,
+    tests.absolute_lift + 1.959963984540054 * tests.unpooled_standard_error as ci_high,
+    case
+        when srm.degrees_of_freedom >= 1
+            then {{ chi_square_sf('srm.chi_square', 'srm.degrees_of_freedom') }}
+    end as srm_p_value,
+    cast(coalesce(excluded.excluded_users, 0) as integer) as excluded_users
+    {%- for event in guardrails %},
+        cast(tests.guardrail_{{ event }}_users as double) / tests.users as guardrail_{{ event }}_rate
+    {%- endfor %}
+from tests
+inner join srm on tests.experiment_id = srm.experiment_id
+left join excluded on tests.experiment_id = excluded.experiment_id
