@@ -28,6 +28,14 @@ step_events as (
     {%- for step in funnel.steps[1:] %}
         {%- set k = loop.index + 1 %}
 
+        {{ f }}_step_{{ k }}_events as (
+            select
+                user_key,
+                occurred_at
+            from step_events
+            where funnel_name = {{ sql_string(funnel.name) }} and step_index = {{ k }}
+        ),
+
         {{ f }}_step_{{ k }} as (
             select
                 previous_steps.*,
@@ -38,16 +46,10 @@ step_events as (
                         then next_step.occurred_at
                 end as step_{{ k }}_at
             from {{ f }}_step_{{ k - 1 }} as previous_steps
-            asof left join (
-                select
-                    user_key,
-                    occurred_at
-                from step_events
-                where funnel_name = {{ sql_string(funnel.name) }} and step_index = {{ k }}
-            ) as next_step
+            asof left join {{ f }}_step_{{ k }}_events as next_step
                 on
                     previous_steps.user_key = next_step.user_key
-                    and next_step.occurred_at > previous_steps.step_{{ k - 1 }}_at
+                    and previous_steps.step_{{ k - 1 }}_at < next_step.occurred_at
         ),
     {%- endfor %}
 

@@ -52,7 +52,8 @@ activity as (
         users.user_key,
         users.cohort_period,
         {%- if mode == 'calendar' %}
-            {{ period_offset('users.cohort_period', "cast(date_trunc('" ~ grain ~ "', events.occurred_at) as date)", grain) }}
+            {%- set event_period = "cast(date_trunc('" ~ grain ~ "', events.occurred_at) as date)" %}
+            {{ period_offset('users.cohort_period', event_period, grain) }}
         {%- else %}
             {{ dbt.datediff('users.first_event_at', 'events.occurred_at', 'millisecond') }}
             // {{ period_days * 86400000 }}
@@ -65,15 +66,18 @@ activity as (
     {%- endif %}
 ),
 
+cohorts as (
+    select distinct cohort_period from users
+),
+
+-- every offset from 0 to the last period in the data, so empty periods show as zeros
 grid as (
     select
-        users.cohort_period,
-        period_offsets.period_offset
-    from (select distinct cohort_period from users) as users
+        cohorts.cohort_period,
+        unnest(range(0, {{ period_offset('cohorts.cohort_period', 'data_end.last_period', grain) }} + 1))
+            as period_offset
+    from cohorts
     cross join data_end
-    cross join lateral (
-        select unnest(range(0, {{ period_offset('users.cohort_period', 'data_end.last_period', grain) }} + 1)) as period_offset
-    ) as period_offsets
 ),
 
 eligible_users as (
@@ -104,7 +108,7 @@ counts as (
         on
             eligible_users.user_key = activity.user_key
             and eligible_users.period_offset = activity.period_offset
-    group by 1, 2
+    group by eligible_users.cohort_period, eligible_users.period_offset
 )
 
 select

@@ -58,13 +58,14 @@ outcome_events as (
     inner join events
         on
             first_exposures.user_key = events.user_key
-            and events.occurred_at >= first_exposures.exposed_at
+            and first_exposures.exposed_at <= events.occurred_at
             and events.occurred_at
             <= {{ dbt.dateadd('day', var('experiment_window_days'), 'first_exposures.exposed_at') }}
-    where events.event_name in (
-        {{ sql_string(var('experiment_goal_event')) }}
-        {%- for event in guardrails %}, {{ sql_string(event) }}{% endfor %}
-    )
+    where
+        events.event_name in (
+            {{ sql_string(var('experiment_goal_event')) }}
+            {%- for event in guardrails %}, {{ sql_string(event) }}{% endfor %}
+        )
     group by 1, 2, 3
 )
 
@@ -73,8 +74,8 @@ select
     first_exposures.user_key,
     first_exposures.variant,
     first_exposures.exposed_at,
-    goal.first_occurred_at is not null as converted,
     goal.first_occurred_at as converted_at,
+    goal.first_occurred_at is not null as converted,
     {%- for event in guardrails %}
         guardrail_{{ loop.index }}.first_occurred_at is not null as guardrail_{{ event }},
     {%- endfor %}

@@ -27,10 +27,10 @@ variants as (
         experiment_id,
         variant,
         count(*) as users,
-        count(case when converted then 1 end) as converters
-        {%- for event in guardrails %},
-            count(case when guardrail_{{ event }} then 1 end) as guardrail_{{ event }}_users
+        {%- for event in guardrails %}
+            count(case when guardrail_{{ event }} then 1 end) as guardrail_{{ event }}_users,
         {%- endfor %}
+        count(case when converted then 1 end) as converters
     from assignments
     where not is_excluded
     group by experiment_id, variant
@@ -77,9 +77,9 @@ srm as (
 with_control as (
     select
         variants.*,
-        cast(variants.converters as double) / variants.users as conversion_rate,
         control.users as control_users,
         control.converters as control_converters,
+        cast(variants.converters as double) / variants.users as conversion_rate,
         cast(control.converters as double) / control.users as control_rate,
         cast(variants.converters + control.converters as double)
         / (variants.users + control.users) as pooled_rate
@@ -123,10 +123,10 @@ select
         when srm.degrees_of_freedom >= 1
             then {{ chi_square_sf('srm.chi_square', 'srm.degrees_of_freedom') }}
     end as srm_p_value,
-    cast(coalesce(excluded.excluded_users, 0) as integer) as excluded_users
-    {%- for event in guardrails %},
-        cast(tests.guardrail_{{ event }}_users as double) / tests.users as guardrail_{{ event }}_rate
+    {%- for event in guardrails %}
+        cast(tests.guardrail_{{ event }}_users as double) / tests.users as guardrail_{{ event }}_rate,
     {%- endfor %}
+    cast(coalesce(excluded.excluded_users, 0) as integer) as excluded_users
 from tests
 inner join srm on tests.experiment_id = srm.experiment_id
 left join excluded on tests.experiment_id = excluded.experiment_id

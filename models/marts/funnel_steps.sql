@@ -91,8 +91,8 @@ filled as (
         breakdown_groups.breakdown_value,
         definitions.step_index,
         definitions.step_name,
-        coalesce(reached.users, 0) as users,
-        reached.median_seconds_from_previous
+        reached.median_seconds_from_previous,
+        coalesce(reached.users, 0) as users
     from breakdown_groups
     inner join definitions on breakdown_groups.funnel_name = definitions.funnel_name
     left join reached
@@ -123,7 +123,7 @@ select
     breakdown_key,
     breakdown_value,
     cast(users as integer) as users,
+    median_seconds_from_previous,
     cast(users as double) / nullif(users_at_start, 0) as conversion_from_start,
-    cast(users as double) / nullif(coalesce(users_at_previous, users), 0) as conversion_from_previous,
-    median_seconds_from_previous
+    cast(users as double) / nullif(coalesce(users_at_previous, users), 0) as conversion_from_previous
 from with_conversion

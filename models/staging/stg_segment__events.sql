@@ -83,7 +83,7 @@ typed as (
         json_fields[17] as utm_campaign,
         json_fields[18] as ip,
         json_fields[19] as user_agent,
-        json_fields[20] as locale,  -- noqa: RF04
+        json_fields[20] as locale,
         -- objects only: a scalar or array where an object belongs is dropped, not propagated
         case when json_type(properties) = 'OBJECT' then properties end as properties
     from extracted
@@ -130,7 +130,7 @@ select
     utm_campaign,
     ip,
     user_agent,
-    locale,  -- noqa: RF04
+    locale,
     properties,
     {{ run_timestamp() }} as _loaded_at
 from classified
