@@ -17,6 +17,11 @@ COMPARED_RELATIONS = (
     "marts.fct_events",
     "marts.fct_sessions",
     "marts.dim_users",
+    "marts.funnel_conversions",
+    "marts.funnel_steps",
+    "marts.cohort_retention",
+    "marts.experiment_assignments",
+    "marts.experiment_results",
     "quarantine.rejected_events",
     "quarantine.duplicate_events",
 )
