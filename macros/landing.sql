@@ -13,9 +13,9 @@
     {%- set root = landing_root() -%}
     {%- set listing -%}
         with landing_files as (
-            select file from glob('{{ root }}/**/*.jsonl')
+            select file from glob({{ sql_string(root ~ '/**/*.jsonl') }})
             union
-            select file from glob('{{ root }}/**/*.jsonl.gz')
+            select file from glob({{ sql_string(root ~ '/**/*.jsonl.gz') }})
         )
 
         select substr(file, {{ root | length + 2 }}) as source_file
@@ -33,8 +33,9 @@
 {#-
   Every line of the given files as text, with its file and 1-based physical line number. Read as
   one-column CSV that can never split or unquote, so a malformed line reaches quarantine verbatim
-  (read_json would turn it into an all-null row and lose it). `with ordinality` numbers lines in
-  file order even when the scan is parallel.
+  (read_json would turn it into an all-null row and lose it). One scan per file, so `with
+  ordinality` is the line number: numbering a multi-file scan instead needs a window over all the
+  raw text, which measured slower than the parse itself.
 -#}
 {% macro read_landing_lines(files) %}
     {%- set root = landing_root() -%}
@@ -45,21 +46,28 @@
             cast(null as varchar) as raw_line
         where false
     {%- else -%}
-        select
-            substr(filename, {{ root | length + 2 }}) as source_file,
-            ordinality - min(ordinality) over (partition by filename) + 1 as line_number,
-            json as raw_line
-        from read_csv(
-            [{%- for file in files %}'{{ root }}/{{ file }}'{{ ", " if not loop.last }}{% endfor -%}],
-            columns = {'json': 'VARCHAR'},
-            delim = chr(1),
-            quote = '',
-            escape = '',
-            header = false,
-            auto_detect = false,
-            strict_mode = false,
-            max_line_size = 16777216,
-            filename = true
-        ) with ordinality
+        {%- for file in files %}
+            select
+                {{ sql_string(file) }} as source_file,
+                ordinality as line_number,
+                json as raw_line
+            from read_csv(
+                {{ sql_string(root ~ '/' ~ file) }},
+                columns = {'json': 'VARCHAR'},
+                delim = chr(1),
+                quote = '',
+                escape = '',
+                header = false,
+                auto_detect = false,
+                strict_mode = false,
+                max_line_size = 16777216
+            ) with ordinality
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
     {%- endif -%}
+{% endmacro %}
+
+{#- Whether duplicate_events rereads discarded copies from landing files (unit tests turn it off). -#}
+{% macro reread_landing_files() %}
+    {{ return(true) }}
 {% endmacro %}

@@ -76,7 +76,6 @@ select
     end as partition_key,
     occurred_at,
     received_at,
-    sent_at,
     page_path,
     page_url,
     referrer,

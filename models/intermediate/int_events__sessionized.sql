@@ -95,7 +95,6 @@ select
     event_name,
     occurred_at,
     received_at,
-    sent_at,
     anonymous_id,
     user_id,
     user_key,

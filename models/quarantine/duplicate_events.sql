@@ -9,20 +9,57 @@
 
 {#- Every valid copy of a messageId except the one int_events__deduplicated kept. Re-decided for the
     ids deduplication touched since this model's last run: a late copy received earlier than the
-    kept one swaps places with it. -#}
+    kept one swaps places with it. Staging keeps no text for valid lines, so the discarded copies'
+    lines are reread from their landing files (only the files that hold one). -#}
+
+{%- set repeated_ids_sql -%}
+    select valid_lines.event_id
+    from {{ ref('stg_segment__events') }} as valid_lines
+    where
+        valid_lines.reject_reason is null
+        {%- if is_incremental() %}
+            and valid_lines.event_id in (
+                select kept_copies.event_id from {{ ref('int_events__deduplicated') }} as kept_copies
+                where kept_copies._processed_at > {{ watermark() }}
+            )
+        {%- endif %}
+    group by valid_lines.event_id
+    having count(*) > 1
+{%- endset -%}
+
+{%- set files_to_reread = [] -%}
+{%- if execute and reread_landing_files() -%}
+    {%- set files_query -%}
+        with landing_files as (
+            select file from glob({{ sql_string(landing_root() ~ '/**/*.jsonl') }})
+            union
+            select file from glob({{ sql_string(landing_root() ~ '/**/*.jsonl.gz') }})
+        )
+
+        select distinct lines.source_file
+        from {{ ref('stg_segment__events') }} as lines
+        where
+            lines.event_id in ({{ repeated_ids_sql }})
+            and {{ sql_string(landing_root() ~ '/') }} || lines.source_file in (select file from landing_files)
+        order by 1
+    {%- endset -%}
+    {%- set files_to_reread = run_query(files_query).columns[0].values() | list -%}
+{%- endif %}
 
 with
 
+repeated_ids as (
+    {{ repeated_ids_sql }}
+),
+
 valid_lines as (
     select * from {{ ref('stg_segment__events') }}
-    where reject_reason is null
+    where reject_reason is null and event_id in (select repeated_ids.event_id from repeated_ids)
 ),
 
 kept_copies as (
     select * from {{ ref('int_events__deduplicated') }}
-    {% if is_incremental() %}
-        where _processed_at > {{ watermark() }}
-    {% endif %}
+    where event_id in (select repeated_ids.event_id from repeated_ids)
 ),
 
 discarded_copies as (
@@ -35,12 +72,20 @@ discarded_copies as (
                 valid_lines.source_file != kept_copies.source_file
                 or valid_lines.line_number != kept_copies.line_number
             )
+),
+
+reread_lines as (
+    {{ read_landing_lines(files_to_reread) }}
 )
 
 select
-    event_id,
-    source_file,
-    line_number,
-    received_at,
-    raw_line
+    discarded_copies.event_id,
+    discarded_copies.source_file,
+    discarded_copies.line_number,
+    discarded_copies.received_at,
+    reread_lines.raw_line
 from discarded_copies
+left join reread_lines
+    on
+        discarded_copies.source_file = reread_lines.source_file
+        and discarded_copies.line_number = reread_lines.line_number

@@ -19,9 +19,8 @@ non_blank_lines as (
         source_file,
         line_number,
         raw_line,
-        -- json_type raises on invalid text, so it runs only where json_valid said yes
-        coalesce(case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' end, false)
-            as is_json_object
+        -- json_valid is one parse; the object check needs only the first character after it
+        coalesce(json_valid(raw_line) and ltrim(raw_line)[1] = '{', false) as is_json_object
     from landing_lines
     where not regexp_full_match(coalesce(raw_line, ''), '\s*')
 ),
@@ -32,18 +31,17 @@ extracted as (
         line_number,
         raw_line,
         is_json_object,
+        -- one parse per line: every field as JSON (a short text each, cheap to unquote below)
         case
             when is_json_object
-                then json_extract_string(raw_line, [
+                then json_extract(raw_line, [
                     '$.messageId',
                     '$.type',
                     '$.event',
-                    '$.name',
                     '$.userId',
                     '$.anonymousId',
                     '$.timestamp',
                     '$.receivedAt',
-                    '$.sentAt',
                     '$.context.page.path',
                     '$.properties.path',
                     '$.context.page.url',
@@ -54,11 +52,42 @@ extracted as (
                     '$.context.campaign.name',
                     '$.context.ip',
                     '$.context.userAgent',
-                    '$.context.locale'
+                    '$.context.locale',
+                    '$.properties'
                 ])
-        end as json_fields,
-        case when is_json_object then json_extract(raw_line, '$.properties') end as properties
+        end as json_fields
     from non_blank_lines
+),
+
+field_texts as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        is_json_object,
+        json_extract_string(json_fields[1], '$') as message_id_text,
+        json_extract_string(json_fields[2], '$') as type_text,
+        json_extract_string(json_fields[3], '$') as event_text,
+        json_extract_string(json_fields[4], '$') as user_id_text,
+        json_extract_string(json_fields[5], '$') as anonymous_id_text,
+        json_extract_string(json_fields[6], '$') as timestamp_text,
+        json_extract_string(json_fields[7], '$') as received_at_text,
+        coalesce(
+            json_extract_string(json_fields[8], '$'), json_extract_string(json_fields[9], '$')
+        ) as page_path,
+        json_extract_string(json_fields[10], '$') as page_url,
+        coalesce(
+            json_extract_string(json_fields[11], '$'), json_extract_string(json_fields[12], '$')
+        ) as referrer,
+        json_extract_string(json_fields[13], '$') as utm_source,
+        json_extract_string(json_fields[14], '$') as utm_medium,
+        json_extract_string(json_fields[15], '$') as utm_campaign,
+        json_extract_string(json_fields[16], '$') as ip,
+        json_extract_string(json_fields[17], '$') as user_agent,
+        json_extract_string(json_fields[18], '$') as locale,
+        -- objects only: a scalar or array where an object belongs is dropped, not propagated
+        case when json_type(json_fields[19]) = 'OBJECT' then json_fields[19] end as properties
+    from extracted
 ),
 
 typed as (
@@ -67,26 +96,24 @@ typed as (
         line_number,
         raw_line,
         is_json_object,
-        nullif(trim(json_fields[1]), '') as event_id,
-        lower(nullif(trim(json_fields[2]), '')) as event_type,
-        nullif(trim(json_fields[3]), '') as track_event,
-        nullif(trim(json_fields[5]), '') as user_id,
-        nullif(trim(json_fields[6]), '') as anonymous_id,
-        {{ parse_iso8601_utc('json_fields[7]') }} as occurred_at,
-        {{ parse_iso8601_utc('json_fields[8]') }} as received_at,
-        {{ parse_iso8601_utc('json_fields[9]') }} as sent_at,
-        coalesce(json_fields[10], json_fields[11]) as page_path,
-        json_fields[12] as page_url,
-        coalesce(json_fields[13], json_fields[14]) as referrer,
-        json_fields[15] as utm_source,
-        json_fields[16] as utm_medium,
-        json_fields[17] as utm_campaign,
-        json_fields[18] as ip,
-        json_fields[19] as user_agent,
-        json_fields[20] as locale,
-        -- objects only: a scalar or array where an object belongs is dropped, not propagated
-        case when json_type(properties) = 'OBJECT' then properties end as properties
-    from extracted
+        nullif(trim(message_id_text), '') as event_id,
+        lower(nullif(trim(type_text), '')) as event_type,
+        nullif(trim(event_text), '') as track_event,
+        nullif(trim(user_id_text), '') as user_id,
+        nullif(trim(anonymous_id_text), '') as anonymous_id,
+        {{ parse_iso8601_utc('timestamp_text') }} as occurred_at,
+        {{ parse_iso8601_utc('received_at_text') }} as received_at,
+        page_path,
+        page_url,
+        referrer,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        ip,
+        user_agent,
+        locale,
+        properties
+    from field_texts
 ),
 
 classified as (
@@ -107,7 +134,9 @@ classified as (
 select
     source_file,
     line_number,
-    raw_line,
+    -- Text is kept only where quarantine needs it: writing every line's text measured costing more
+    -- than parsing it. duplicate_events rereads the few discarded copies from their files.
+    case when reject_reason is not null then raw_line end as raw_line,
     reject_reason,
     event_id,
     event_type,
@@ -121,7 +150,6 @@ select
     anonymous_id,
     occurred_at,
     received_at,
-    sent_at,
     page_path,
     page_url,
     referrer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,10 @@ def test_batch_then_batch_equals_full_refresh(workdir: Path, full_refresh_refere
     assert query(
         warehouse, "select event_id, source_file, line_number from quarantine.duplicate_events order by 1"
     ) == [("p2", "later/2026-10-03.jsonl", 4), ("x", "2026-10-01.jsonl", 5)]
+    # The displaced copy's text comes back verbatim from its file.
+    assert query(warehouse, "select raw_line from quarantine.duplicate_events where event_id = 'x'") == [
+        (json.dumps(BATCH_1[4]),)
+    ]
     assert query(warehouse, "select source_file from marts.fct_events where event_id = 'x'") == [
         ("later/2026-10-03.jsonl",)
     ]
