@@ -34,3 +34,6 @@ test: lint test-dbt test-python
 
 clean:
 	rm -rf .test target warehouse logs
+
+bench: $(STAMP)
+	$(BIN)/event-analytics bench $(BENCH_ARGS)

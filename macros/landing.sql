@@ -35,7 +35,9 @@
   one-column CSV that can never split or unquote, so a malformed line reaches quarantine verbatim
   (read_json would turn it into an all-null row and lose it). One scan per file, so `with
   ordinality` is the line number: numbering a multi-file scan instead needs a window over all the
-  raw text, which measured slower than the parse itself.
+  raw text, which measured slower than the parse itself. The CSV reader reserves buffers of
+  landing_max_line_bytes per file scan, so that var stays modest (Segment caps a message at 32 KB);
+  a longer line fails the run, naming the file and line.
 -#}
 {% macro read_landing_lines(files) %}
     {%- set root = landing_root() -%}
@@ -60,7 +62,7 @@
                 header = false,
                 auto_detect = false,
                 strict_mode = false,
-                max_line_size = 16777216
+                max_line_size = {{ var('landing_max_line_bytes') }}
             ) with ordinality
             {% if not loop.last %}union all{% endif %}
         {%- endfor %}

@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {#-
   For each funnel and user in it, the steps of the attempt counted, one row per step reached.
   From every step-1 event e1, the chain takes for each next step the earliest matching event strictly

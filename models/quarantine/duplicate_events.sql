@@ -17,18 +17,19 @@
     from {{ ref('stg_segment__events') }} as valid_lines
     where
         valid_lines.reject_reason is null
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
             and valid_lines.event_id in (
                 select kept_copies.event_id from {{ ref('int_events__deduplicated') }} as kept_copies
                 where kept_copies._processed_at > {{ watermark() }}
             )
-        {%- endif %}
+    {%- endif %}
     group by valid_lines.event_id
     having count(*) > 1
 {%- endset -%}
 
 {%- set files_to_reread = [] -%}
-{%- if execute and reread_landing_files() -%}
+{#- (staging is absent only when compiling for lint) -#}
+{%- if execute and reread_landing_files() and load_relation(ref('stg_segment__events')) is not none -%}
     {%- set files_query -%}
         with landing_files as (
             select file from glob({{ sql_string(landing_root() ~ '/**/*.jsonl') }})

@@ -114,3 +114,29 @@ def run(
         table.add_row(f"seconds: {stage}", f"{seconds:.1f}")
     table.add_row("seconds: total (wall)", f"{result.wall_seconds:.1f}")
     Console().print(table)
+
+
+@app.command()
+def bench(
+    events: Annotated[Optional[list[int]], typer.Option(help="Sizes to run (repeatable).")] = None,
+    days: Annotated[int, typer.Option(help="Days of traffic per size.")] = 30,
+    repeat: Annotated[int, typer.Option(help="Runs of each short measurement (median kept).")] = 3,
+) -> None:
+    """Benchmark full, incremental and no-op runs against a hand-written DuckDB baseline."""
+    import json
+
+    from event_analytics.bench import run_benchmark
+
+    root = project.project_dir()
+    path = run_benchmark(events or [1_000_000, 10_000_000], days, repeat, root / "bench" / "cache",
+                         root / "bench" / "results")
+    report = json.loads(path.read_text())
+    table = Table(title=f"benchmark ({report['machine']['cores']} cores) -> {path}")
+    for column in ("events", "run", "wall s", "cpu s", "peak MB", "x baseline"):
+        table.add_column(column, justify="right")
+    for size in report["sizes"]:
+        for run_name in ("baseline", "full_build", "incremental_one_day", "noop"):
+            m = size[run_name]
+            table.add_row(f"{size['events']:,}", run_name, f"{m['wall_seconds']:.1f}", f"{m['cpu_seconds']:.1f}",
+                          f"{m['peak_rss_mb']:.0f}", f"{m.get('ratio_to_baseline', 1.0):.2f}")
+    Console().print(table)

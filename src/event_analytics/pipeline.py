@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,12 @@ def run_dbt(
     dbt_vars: dict[str, Any] | None = None,
     select: str | None = None,
     stream: bool = False,
+    observe: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> RunResult:
-    """Run one dbt command (build, run, test) on the warehouse; never raises for dbt's own failures."""
+    """Run one dbt command (build, run, test) on the warehouse; never raises for dbt's own failures.
+
+    `observe` is called with the started dbt process (the benchmark samples its memory).
+    """
     landing = landing.resolve()
     warehouse = warehouse.resolve()
     if not landing.is_dir():
@@ -167,21 +172,23 @@ def run_dbt(
     )
     started_epoch = time.time()
     started = time.perf_counter()
-    proc = subprocess.run(
+    with subprocess.Popen(
         cmd,
         cwd=project_dir(),
         env=dbt_environment(warehouse),
         stdout=None if stream else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        check=False,
-    )
+    ) as proc:
+        if observe is not None:
+            observe(proc)
+        output, _ = proc.communicate()
     wall = time.perf_counter() - started
     return RunResult(
         returncode=proc.returncode,
         wall_seconds=wall,
         nodes=read_run_results(target_path / "run_results.json", since=started_epoch),
-        output=proc.stdout or "",
+        output=output or "",
     )
 
 

@@ -1,0 +1,222 @@
+"""`make bench`: the pipeline against a hand-written DuckDB baseline on the same generated files.
+
+For each size: a full build from an empty warehouse on all days but the last, the hand-written
+baseline (bench/baseline.sql) on the same files, an incremental run after adding the last day's
+file, and a no-op run. Wall and CPU seconds, peak RSS of the whole process tree and dbt's own model
+timings are recorded; short runs are repeated and their median kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from event_analytics.generate import GenerateOptions, generate
+from event_analytics.pipeline import RunResult, run_dbt
+from event_analytics.project import project_dir
+from event_analytics.summary import warehouse_counts
+
+SHORT_RUN_SECONDS = 60.0
+
+
+@dataclass
+class Measurement:
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    model_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class TreeMemorySampler:
+    """Peak resident memory of a process and all its descendants, sampled from /proc."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, proc: subprocess.Popen[Any]) -> None:
+        self._thread = threading.Thread(target=self._run, args=(proc.pid,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.peak_kb / 1024
+
+    def _run(self, root: int) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, tree_rss_kb(root))
+            time.sleep(self.interval)
+
+
+def tree_rss_kb(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured_dbt(landing: Path, warehouse: Path) -> tuple[RunResult, Measurement]:
+    sampler = TreeMemorySampler()
+    cpu = children_cpu()
+    result = run_dbt("build", landing=landing, warehouse=warehouse, observe=sampler.watch)
+    peak = sampler.stop()
+    if not result.ok:
+        raise RuntimeError(f"benchmark run failed: {result.failure_reason()}")
+    models = {n.name: round(n.seconds, 3) for n in result.nodes if n.resource_type == "model"}
+    return result, Measurement(result.wall_seconds, children_cpu() - cpu, peak, models)
+
+
+def measured_baseline(files: list[Path], database: Path) -> Measurement:
+    database.unlink(missing_ok=True)
+    sampler = TreeMemorySampler()
+    cpu = children_cpu()
+    started = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, "-c", "import sys; from event_analytics.bench import run_baseline; "
+         "run_baseline(sys.argv[1], sys.argv[2:])", str(database), *map(str, files)],
+    ) as proc:
+        sampler.watch(proc)
+        proc.wait()
+    wall = time.perf_counter() - started
+    peak = sampler.stop()
+    if proc.returncode != 0:
+        raise RuntimeError("baseline failed")
+    return Measurement(wall, children_cpu() - cpu, peak)
+
+
+def run_baseline(database: str, files: list[str]) -> None:
+    """Child process: the hand-written script, with the pipeline's memory limit."""
+    import duckdb
+
+    scans = " union all ".join(
+        f"select '{f}' as source_file, ordinality as line_number, json as raw_line from read_csv('{f}', "
+        "columns = {'json': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, "
+        "auto_detect = false, strict_mode = false) with ordinality"
+        for f in files
+    )
+    script = (project_dir() / "bench" / "baseline.sql").read_text().replace("{files}", scans)
+    spill = Path(database).parent / ".baseline-spill"
+    con = duckdb.connect(database, config={"memory_limit": os.environ.get("EVENT_ANALYTICS_MEMORY_LIMIT", "4GB"),
+                                           "temp_directory": str(spill)})
+    con.execute("set preserve_insertion_order = false")
+    con.execute(script)
+    con.close()
+
+
+def median_of(runs: list[Measurement]) -> Measurement:
+    chosen = sorted(runs, key=lambda m: m.wall_seconds)[len(runs) // 2]
+    return Measurement(
+        statistics.median(m.wall_seconds for m in runs),
+        statistics.median(m.cpu_seconds for m in runs),
+        max(m.peak_rss_mb for m in runs),
+        chosen.model_seconds,
+    )
+
+
+def cached_events(cache: Path, events: int, days: int) -> list[Path]:
+    folder = cache / f"events-{events}-days-{days}"
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate(GenerateOptions(out=folder, events=events, days=days, faults=0.005, seed=42))
+        (folder / ".complete").touch()
+    return sorted(folder.glob("*.jsonl.gz"))
+
+
+def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, Any]:
+    files = cached_events(cache, events, days)
+    full_files, new_day = files[:-1], files[-1]
+    work = cache / f"run-{events}"
+    shutil.rmtree(work, ignore_errors=True)
+    landing = work / "landing"
+    landing.mkdir(parents=True)
+    for path in full_files:
+        (landing / path.name).symlink_to(path)
+    warehouse = work / "events.duckdb"
+
+    baseline = measured_baseline(full_files, work / "baseline.duckdb")
+    (work / "baseline.duckdb").unlink(missing_ok=True)
+    _, full = measured_dbt(landing, warehouse)
+    counts = warehouse_counts(warehouse)
+
+    # Incremental: one new day, repeated from a copy of the full build when it is short.
+    before = work / "before-incremental.duckdb"
+    shutil.copy(warehouse, before)
+    (landing / new_day.name).symlink_to(new_day)
+    incremental_runs = []
+    while True:
+        _, measured = measured_dbt(landing, warehouse)
+        incremental_runs.append(measured)
+        if len(incremental_runs) >= repeat or measured.wall_seconds > SHORT_RUN_SECONDS:
+            break
+        shutil.copy(before, warehouse)
+    before.unlink()
+    noop_runs = [measured_dbt(landing, warehouse)[1] for _ in range(repeat)]
+    incremental, noop = median_of(incremental_runs), median_of(noop_runs)
+
+    def with_ratio(m: Measurement) -> dict[str, Any]:
+        return {**asdict(m), "ratio_to_baseline": round(m.wall_seconds / baseline.wall_seconds, 3)}
+
+    return {
+        "events": events,
+        "days": days,
+        "lines_read_full_build": counts.lines_read,
+        "events_per_second_full_build": round(counts.lines_read / full.wall_seconds),
+        "baseline": asdict(baseline),
+        "full_build": with_ratio(full),
+        "incremental_one_day": {**with_ratio(incremental), "share_of_full_build": round(
+            incremental.wall_seconds / full.wall_seconds, 3)},
+        "noop": with_ratio(noop),
+        "gx_seconds": None,  # no GX suites yet
+        "runs": {"incremental": len(incremental_runs), "noop": len(noop_runs)},
+    }
+
+
+def run_benchmark(sizes: list[int], days: int, repeat: int, cache: Path, results: Path) -> Path:
+    report = {
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
+                    "memory_limit": os.environ.get("EVENT_ANALYTICS_MEMORY_LIMIT", "4GB")},
+        "git_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_dir(),
+                                     capture_output=True, text=True).stdout.strip(),
+        "sizes": [bench_size(cache, events, days, repeat) for events in sizes],
+    }
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{report['started_at'].replace(':', '').replace('+0000', 'Z')}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
