@@ -4,28 +4,31 @@
 -- `read_csv(...) with ordinality` scans, one per landing file, unioned.
 set TimeZone = 'UTC';
 
-create or replace table lines as
-select
-    source_file,
-    line_number,
-    json_valid(raw_line) and ltrim(raw_line)[1] = '{' as ok,
-    raw_line
-from ({files})
-where raw_line is not null and trim(raw_line) <> '';
-
-create or replace table parsed as
-select
-    source_file,
-    line_number,
-    case when ok then json_extract_string(raw_line, [
-        '$.messageId', '$.type', '$.event', '$.userId', '$.anonymousId', '$.timestamp', '$.receivedAt',
-        '$.context.page.path', '$.context.campaign.source'
-    ]) end as f,
-    case when ok then json_extract(raw_line, '$.properties') end as properties,
-    case when not ok then raw_line end as raw_line
-from lines;
-
+-- Read and parse in one pass; text is kept only for lines that are not JSON objects.
 create or replace table typed as
+with lines as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        coalesce(json_valid(raw_line) and ltrim(raw_line)[1] = '{', false) as ok
+    from ({files})
+    where raw_line is not null and trim(raw_line) <> ''
+),
+
+parsed as (
+    select
+        source_file,
+        line_number,
+        case when ok then json_extract_string(raw_line, [
+            '$.messageId', '$.type', '$.event', '$.userId', '$.anonymousId', '$.timestamp', '$.receivedAt',
+            '$.context.page.path', '$.context.campaign.source'
+        ]) end as f,
+        case when ok then json_extract(raw_line, '$.properties') end as properties,
+        case when not ok then raw_line end as raw_line
+    from lines
+)
+
 select
     source_file,
     line_number,

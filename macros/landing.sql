@@ -3,6 +3,13 @@
     {{ return((var('landing_path') | string).rstrip('/')) }}
 {%- endmacro %}
 
+{#- SQL listing every event file below the landing folder, as `file` (its full path). -#}
+{% macro landing_file_listing() -%}
+    select file from glob({{ sql_string(landing_root() ~ '/**/*.jsonl') }})
+    union
+    select file from glob({{ sql_string(landing_root() ~ '/**/*.jsonl.gz') }})
+{%- endmacro %}
+
 {#-
   Landing files this run must read: every *.jsonl / *.jsonl.gz below the landing folder, less the
   files the model already holds (an incremental run lists old files but never rereads them).
@@ -13,9 +20,7 @@
     {%- set root = landing_root() -%}
     {%- set listing -%}
         with landing_files as (
-            select file from glob({{ sql_string(root ~ '/**/*.jsonl') }})
-            union
-            select file from glob({{ sql_string(root ~ '/**/*.jsonl.gz') }})
+            {{ landing_file_listing() }}
         )
 
         select substr(file, {{ root | length + 2 }}) as source_file

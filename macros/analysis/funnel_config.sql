@@ -52,7 +52,3 @@
     {%- else -%}{{ value }}
     {%- endif -%}
 {%- endmacro %}
-
-{% macro sql_string(value) -%}
-    '{{ (value | string).replace("'", "''") }}'
-{%- endmacro %}

@@ -32,9 +32,7 @@
 {%- if execute and reread_landing_files() and load_relation(ref('stg_segment__events')) is not none -%}
     {%- set files_query -%}
         with landing_files as (
-            select file from glob({{ sql_string(landing_root() ~ '/**/*.jsonl') }})
-            union
-            select file from glob({{ sql_string(landing_root() ~ '/**/*.jsonl.gz') }})
+            {{ landing_file_listing() }}
         )
 
         select distinct lines.source_file

@@ -1,6 +1,7 @@
 """`make bench`: the pipeline against a hand-written DuckDB baseline on the same generated files.
 
-For each size: a full build from an empty warehouse on all days but the last, the hand-written
+Every run is `event-analytics run`, as a scheduler calls it. For each size: a full build from an
+empty warehouse on all days but the last, the hand-written
 baseline (bench/baseline.sql) on the same files, an incremental run after adding the last day's
 file, and a no-op run. Wall and CPU seconds, peak RSS of the whole process tree and dbt's own model
 timings are recorded; short runs are repeated and their median kept.
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from event_analytics.generate import GenerateOptions, generate
-from event_analytics.pipeline import RunResult, run_dbt
+from event_analytics.pipeline import read_run_results
 from event_analytics.project import project_dir
 from event_analytics.summary import warehouse_counts
 
@@ -91,15 +92,24 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measured_dbt(landing: Path, warehouse: Path) -> tuple[RunResult, Measurement]:
+def measured_run(landing: Path, warehouse: Path) -> Measurement:
+    """`event-analytics run` as a scheduler calls it, with dbt's model timings when dbt ran."""
     sampler = TreeMemorySampler()
     cpu = children_cpu()
-    result = run_dbt("build", landing=landing, warehouse=warehouse, observe=sampler.watch)
+    started_epoch = time.time()
+    started = time.perf_counter()
+    command = [str(Path(sys.executable).with_name("event-analytics")), "run", "--landing", str(landing),
+               "--warehouse", str(warehouse)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        sampler.watch(proc)
+        output, _ = proc.communicate()
+    wall = time.perf_counter() - started
     peak = sampler.stop()
-    if not result.ok:
-        raise RuntimeError(f"benchmark run failed: {result.failure_reason()}")
-    models = {n.name: round(n.seconds, 3) for n in result.nodes if n.resource_type == "model"}
-    return result, Measurement(result.wall_seconds, children_cpu() - cpu, peak, models)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark run failed: {output[-2000:]}")
+    nodes = read_run_results(warehouse.parent / f".dbt-target-{warehouse.stem}" / "run_results.json", started_epoch)
+    models = {n.name: round(n.seconds, 3) for n in nodes if n.resource_type == "model"}
+    return Measurement(wall, children_cpu() - cpu, peak, models)
 
 
 def measured_baseline(files: list[Path], database: Path) -> Measurement:
@@ -135,6 +145,7 @@ def run_baseline(database: str, files: list[str]) -> None:
     con = duckdb.connect(database, config={"memory_limit": os.environ.get("EVENT_ANALYTICS_MEMORY_LIMIT", "4GB"),
                                            "temp_directory": str(spill)})
     con.execute("set preserve_insertion_order = false")
+    con.execute("set enable_progress_bar = false")
     con.execute(script)
     con.close()
 
@@ -171,7 +182,7 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
 
     baseline = measured_baseline(full_files, work / "baseline.duckdb")
     (work / "baseline.duckdb").unlink(missing_ok=True)
-    _, full = measured_dbt(landing, warehouse)
+    full = measured_run(landing, warehouse)
     counts = warehouse_counts(warehouse)
 
     # Incremental: one new day, repeated from a copy of the full build when it is short.
@@ -180,13 +191,13 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
     (landing / new_day.name).symlink_to(new_day)
     incremental_runs = []
     while True:
-        _, measured = measured_dbt(landing, warehouse)
+        measured = measured_run(landing, warehouse)
         incremental_runs.append(measured)
         if len(incremental_runs) >= repeat or measured.wall_seconds > SHORT_RUN_SECONDS:
             break
         shutil.copy(before, warehouse)
     before.unlink()
-    noop_runs = [measured_dbt(landing, warehouse)[1] for _ in range(repeat)]
+    noop_runs = [measured_run(landing, warehouse) for _ in range(repeat)]
     incremental, noop = median_of(incremental_runs), median_of(noop_runs)
 
     def with_ratio(m: Measurement) -> dict[str, Any]:

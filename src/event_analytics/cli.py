@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from event_analytics import project
 from event_analytics.project import ConfigError
+
+if TYPE_CHECKING:
+    from event_analytics.pipeline import RunResult
 
 app = typer.Typer(help="Raw product-analytics events to trustworthy warehouse tables.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -84,17 +87,25 @@ def run(
 ) -> None:
     """Run the pipeline (dbt build), incremental unless --full-refresh."""
     from event_analytics.pipeline import parse_vars, run_dbt
-    from event_analytics.summary import warehouse_counts
+
+    from event_analytics.state import nothing_to_do, record_success
 
     landing = landing or project.default_landing()
     warehouse = warehouse or project.default_warehouse()
     try:
+        dbt_vars = parse_vars(vars)
+        run_state = {**dbt_vars, "landing_path": str(landing.resolve())}
+        if not full_refresh and landing.is_dir() and nothing_to_do(landing, warehouse, run_state):
+            typer.echo("nothing to do: no new landing files, project files or vars since the last successful run",
+                       err=True)
+            print_summary(warehouse, None)
+            return
         result = run_dbt(
             "build",
             landing=landing,
             warehouse=warehouse,
             full_refresh=full_refresh,
-            dbt_vars=parse_vars(vars),
+            dbt_vars=dbt_vars,
             stream=verbose,
         )
     except ConfigError as exc:
@@ -104,15 +115,23 @@ def run(
             console.print(result.output[-4000:], markup=False, highlight=False)
         code = project.EXIT_VALIDATION_FAILED if result.only_tests_failed else project.EXIT_PIPELINE_ERROR
         raise fail(code, result.failure_reason())
+    record_success(warehouse, run_state)
+    print_summary(warehouse, result)
+
+
+def print_summary(warehouse: Path, result: RunResult | None) -> None:
+    from event_analytics.summary import warehouse_counts
+
     counts = warehouse_counts(warehouse)
     table = Table(title=f"event-analytics run: {warehouse}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name in ("lines_read", "events", "sessions", "users", "quarantined", "duplicates"):
         table.add_row(name.replace("_", " "), f"{getattr(counts, name):,}")
-    for stage, seconds in result.stage_seconds().items():
-        table.add_row(f"seconds: {stage}", f"{seconds:.1f}")
-    table.add_row("seconds: total (wall)", f"{result.wall_seconds:.1f}")
+    if result is not None:
+        for stage, seconds in result.stage_seconds().items():
+            table.add_row(f"seconds: {stage}", f"{seconds:.1f}")
+        table.add_row("seconds: total (wall)", f"{result.wall_seconds:.1f}")
     Console().print(table)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from conftest import message, write_lines
+from conftest import build, message, write_lines
 from event_analytics.cli import app
 
 runner = CliRunner()
@@ -94,3 +94,41 @@ def test_generate_if_empty_leaves_existing_files_alone(tmp_path: Path) -> None:
 def test_generate_rejects_a_bad_start_date(tmp_path: Path) -> None:
     result = runner.invoke(app, ["generate", "--out", str(tmp_path), "--start", "2026-13-01"])
     assert result.exit_code == 2
+
+
+def summary_of(output: str) -> dict[str, str]:
+    return {
+        cells[1].strip(): cells[2].strip()
+        for cells in (line.split("│") for line in output.splitlines())
+        if len(cells) == 4
+    }
+
+
+def test_rerun_with_nothing_new_skips_dbt_but_not_after_changes(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    args = ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb")]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0
+    assert "nothing to do" in again.stderr
+    assert summary_of(again.stdout)["events"] == "2"
+    # Other vars: dbt runs (re-sessionizing old data with them takes --full-refresh).
+    changed = runner.invoke(app, [*args, "--vars", "{session_timeout_minutes: 45}"])
+    assert "nothing to do" not in changed.stderr and "seconds: total (wall)" in summary_of(changed.stdout)
+    # A new file: dbt runs.
+    write_lines(landing / "b.jsonl", [message("e3", "2026-10-02T10:00:00Z", anonymous_id="a2")])
+    new_file = runner.invoke(app, args)
+    assert "nothing to do" not in new_file.stderr and summary_of(new_file.stdout)["events"] == "3"
+
+
+def test_a_run_stopped_after_loading_is_finished_by_the_next(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    args = ["run", "--landing", str(landing), "--warehouse", str(warehouse)]
+    assert runner.invoke(app, args).exit_code == 0
+    write_lines(landing / "b.jsonl", [message("e3", "2026-10-02T10:00:00Z", anonymous_id="a2")])
+    # As if a run died right after loading the new file: no file is new any more.
+    build(landing, warehouse, select="stg_segment__events")
+    finished = runner.invoke(app, args)
+    assert "nothing to do" not in finished.stderr
+    assert summary_of(finished.stdout)["events"] == "3"

@@ -1,0 +1,4 @@
+{#- A value as a quoted SQL string literal. -#}
+{% macro sql_string(value) -%}
+    '{{ (value | string).replace("'", "''") }}'
+{%- endmacro %}

@@ -1,0 +1,97 @@
+"""Whether a run has anything to do: new landing files, new code or vars, or an unfinished run.
+
+A scheduled job mostly finds nothing new; answering that from the warehouse takes well under a
+second, where a `dbt build` over an unchanged warehouse still rebuilds its table marts and reruns
+every test. The state of the last successful run is kept in `meta.pipeline_runs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from event_analytics.project import project_dir
+
+PROJECT_INPUTS = ("dbt_project.yml", "profiles", "models", "macros", "tests", "seeds")
+LOADED_THROUGH = "select cast(max(_loaded_at) as varchar) from staging.stg_segment__events"
+
+
+def fingerprint(dbt_vars: dict[str, Any]) -> str:
+    """Hash of everything that decides what dbt builds: project files and vars."""
+    digest = hashlib.sha256(json.dumps(dbt_vars, sort_keys=True, default=str).encode())
+    root = project_dir()
+    for name in PROJECT_INPUTS:
+        path = root / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.exists() and "tests/python" not in file.as_posix():
+                digest.update(file.relative_to(root).as_posix().encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def landing_files(landing: Path) -> set[str]:
+    return {
+        p.relative_to(landing).as_posix()
+        for pattern in ("**/*.jsonl", "**/*.jsonl.gz")
+        for p in landing.glob(pattern)
+        if p.is_file()
+    }
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    files: set[str]
+    loaded_through: str | None
+    last_success_fingerprint: str
+    last_success_loaded_through: str | None
+
+
+def loaded_state(warehouse: Path) -> LoadedState | None:
+    """What staging holds and what the last successful run saw; None before any successful run."""
+    if not warehouse.exists():
+        return None
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            files = {
+                row[0] for row in con.execute("select distinct source_file from staging.stg_segment__events").fetchall()
+            }
+            loaded_through = con.execute(LOADED_THROUGH).fetchone()[0]
+            last = con.execute(
+                "select fingerprint, loaded_through from meta.pipeline_runs order by finished_at desc limit 1"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    if last is None:
+        return None
+    return LoadedState(files, loaded_through, last[0], last[1])
+
+
+def nothing_to_do(landing: Path, warehouse: Path, dbt_vars: dict[str, Any]) -> bool:
+    """True when the last run succeeded with this code and vars, no run has loaded data since
+    (a killed run has), and no landing file is new."""
+    state = loaded_state(warehouse)
+    return (
+        state is not None
+        and state.last_success_fingerprint == fingerprint(dbt_vars)
+        and state.loaded_through == state.last_success_loaded_through
+        and landing_files(landing) <= state.files
+    )
+
+
+def record_success(warehouse: Path, dbt_vars: dict[str, Any]) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists meta")
+        con.execute(
+            "create table if not exists meta.pipeline_runs "
+            "(finished_at timestamp, fingerprint varchar, loaded_through varchar)"
+        )
+        con.execute(
+            "insert into meta.pipeline_runs values (current_timestamp::timestamp, ?, (" + LOADED_THROUGH + "))",
+            [fingerprint(dbt_vars)],
+        )
