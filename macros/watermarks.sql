@@ -18,13 +18,20 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
-{#- SQL expression: the run time up to which this model has already processed its inputs. -#}
+{#- The run time up to which this model has already processed its inputs, as a SQL literal: a
+    constant lets DuckDB skip old row groups by their min/max, where a subquery would scan them. -#}
 {% macro watermark() -%}
-    (
-        select coalesce(max(processed_through), cast('1970-01-01' as timestamp))
-        from meta.incremental_watermarks
-        where model_name = '{{ this.identifier }}'
-    )
+    {%- set processed_through = '1970-01-01 00:00:00' -%}
+    {%- if execute -%}
+        {%- set query -%}
+            select cast(max(processed_through) as varchar)
+            from meta.incremental_watermarks
+            where model_name = '{{ this.identifier }}'
+        {%- endset -%}
+        {%- set found = run_query(query).columns[0].values()[0] -%}
+        {%- if found is not none -%}{%- set processed_through = found -%}{%- endif -%}
+    {%- endif -%}
+    cast('{{ processed_through }}' as timestamp)
 {%- endmacro %}
 
 {% macro record_watermark() %}
