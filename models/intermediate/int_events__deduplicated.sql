@@ -13,55 +13,56 @@
   ever loaded of them, so a late copy that was received earlier still wins.
 -#}
 
+{#- Each CTE reads staging itself: a shared wide CTE would be materialised whole (measured: a third
+    of this model's time at 10M events). -#}
+{%- set candidate_lines -%}
+    reject_reason is null
+    {%- if is_incremental() %}
+        and event_id in (
+            select new_lines.event_id from {{ ref('stg_segment__events') }} as new_lines
+            where new_lines._loaded_at > {{ watermark() }}
+        )
+    {%- endif %}
+{%- endset %}
+
 with
-
-valid_lines as (
-    select * from {{ ref('stg_segment__events') }}
-    where reject_reason is null
-),
-
-candidate_copies as (
-    select * from valid_lines
-    {% if is_incremental() %}
-        where event_id in (select event_id from valid_lines where _loaded_at > {{ watermark() }})
-    {% endif %}
-),
 
 -- Ranking every row is the slow path (a full sort); only the rare repeated ids need it.
 repeated_event_ids as (
-    select event_id from candidate_copies
+    select event_id from {{ ref('stg_segment__events') }}
+    where {{ candidate_lines }}
     group by event_id
     having count(*) > 1
+),
+
+ranked_copies as (
+    select
+        source_file,
+        line_number,
+        row_number() over (
+            partition by event_id
+            order by received_at, source_file, line_number
+        ) as copy_rank
+    from {{ ref('stg_segment__events') }}
+    where {{ candidate_lines }} and event_id in (select repeated_event_ids.event_id from repeated_event_ids)
 ),
 
 losing_copies as (
     select
         source_file,
         line_number
-    from (
-        select
-            candidate_copies.source_file,
-            candidate_copies.line_number,
-            row_number() over (
-                partition by candidate_copies.event_id
-                order by
-                    candidate_copies.received_at,
-                    candidate_copies.source_file,
-                    candidate_copies.line_number
-            ) as copy_rank
-        from candidate_copies
-        semi join repeated_event_ids on candidate_copies.event_id = repeated_event_ids.event_id
-    ) as ranked_copies
+    from ranked_copies
     where copy_rank > 1
 ),
 
 first_copies as (
     select candidate_copies.*
-    from candidate_copies
+    from {{ ref('stg_segment__events') }} as candidate_copies
     anti join losing_copies
         on
             candidate_copies.source_file = losing_copies.source_file
             and candidate_copies.line_number = losing_copies.line_number
+    where {{ candidate_lines }}
 )
 
 select
