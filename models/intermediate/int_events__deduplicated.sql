@@ -16,9 +16,9 @@
 {#- Each CTE reads staging itself: a shared wide CTE would be materialised whole (measured: a third
     of this model's time at 10M events). -#}
 {%- set candidate_lines -%}
-    reject_reason is null
+    loaded_lines.reject_reason is null
     {%- if is_incremental() %}
-        and event_id in (
+        and loaded_lines.event_id in (
             select new_lines.event_id from {{ ref('stg_segment__events') }} as new_lines
             where new_lines._loaded_at > {{ watermark() }}
         )
@@ -29,22 +29,27 @@ with
 
 -- Ranking every row is the slow path (a full sort); only the rare repeated ids need it.
 repeated_event_ids as (
-    select event_id from {{ ref('stg_segment__events') }}
+    select
+        loaded_lines.event_id,
+        count(*) as copy_count
+    from {{ ref('stg_segment__events') }} as loaded_lines
     where {{ candidate_lines }}
-    group by event_id
+    group by loaded_lines.event_id
     having count(*) > 1
 ),
 
 ranked_copies as (
     select
-        source_file,
-        line_number,
+        loaded_lines.source_file,
+        loaded_lines.line_number,
         row_number() over (
-            partition by event_id
-            order by received_at, source_file, line_number
+            partition by loaded_lines.event_id
+            order by loaded_lines.received_at, loaded_lines.source_file, loaded_lines.line_number
         ) as copy_rank
-    from {{ ref('stg_segment__events') }}
-    where {{ candidate_lines }} and event_id in (select repeated_event_ids.event_id from repeated_event_ids)
+    from {{ ref('stg_segment__events') }} as loaded_lines
+    where
+        {{ candidate_lines }}
+        and loaded_lines.event_id in (select repeated_event_ids.event_id from repeated_event_ids)
 ),
 
 losing_copies as (
@@ -56,12 +61,15 @@ losing_copies as (
 ),
 
 first_copies as (
-    select candidate_copies.*
-    from {{ ref('stg_segment__events') }} as candidate_copies
+    select
+        loaded_lines.*,
+        coalesce(repeated_event_ids.copy_count, 1) as copy_count
+    from {{ ref('stg_segment__events') }} as loaded_lines
     anti join losing_copies
         on
-            candidate_copies.source_file = losing_copies.source_file
-            and candidate_copies.line_number = losing_copies.line_number
+            loaded_lines.source_file = losing_copies.source_file
+            and loaded_lines.line_number = losing_copies.line_number
+    left join repeated_event_ids on loaded_lines.event_id = repeated_event_ids.event_id
     where {{ candidate_lines }}
 )
 
@@ -89,5 +97,6 @@ select
     properties,
     source_file,
     line_number,
+    copy_count,
     {{ run_timestamp() }} as _processed_at
 from first_copies

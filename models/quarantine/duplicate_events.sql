@@ -13,18 +13,13 @@
     lines are reread from their landing files (only the files that hold one). -#}
 
 {%- set repeated_ids_sql -%}
-    select valid_lines.event_id
-    from {{ ref('stg_segment__events') }} as valid_lines
+    select kept_copies.event_id
+    from {{ ref('int_events__deduplicated') }} as kept_copies
     where
-        valid_lines.reject_reason is null
+        kept_copies.copy_count > 1
     {%- if is_incremental() %}
-            and valid_lines.event_id in (
-                select kept_copies.event_id from {{ ref('int_events__deduplicated') }} as kept_copies
-                where kept_copies._processed_at > {{ watermark() }}
-            )
+            and kept_copies._processed_at > {{ watermark() }}
     {%- endif %}
-    group by valid_lines.event_id
-    having count(*) > 1
 {%- endset -%}
 
 {%- set files_to_reread = [] -%}
