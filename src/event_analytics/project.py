@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-EXIT_OK = 0
 EXIT_VALIDATION_FAILED = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_PIPELINE_ERROR = 3

@@ -17,11 +17,6 @@ class WarehouseCounts:
     quarantined: int
     duplicates: int
 
-    @property
-    def balanced(self) -> bool:
-        """Every line read is an event, a discarded duplicate or a quarantined line."""
-        return self.lines_read == self.events + self.duplicates + self.quarantined
-
 
 def warehouse_counts(warehouse: Path) -> WarehouseCounts:
     with duckdb.connect(str(warehouse), read_only=True) as con:

@@ -30,11 +30,7 @@ def test_run_prints_summary_and_exits_0(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
     result = runner.invoke(app, ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb")])
     assert result.exit_code == 0, result.output
-    summary = {
-        cells[1].strip(): cells[2].strip()
-        for cells in (line.split("│") for line in result.stdout.splitlines())
-        if len(cells) == 4
-    }
+    summary = summary_of(result.stdout)
     assert summary["lines read"] == "4"
     assert summary["events"] == "2"
     assert summary["sessions"] == "2"  # 40 minutes apart
@@ -52,7 +48,7 @@ def test_vars_reach_dbt(tmp_path: Path) -> None:
          "--vars", "{session_timeout_minutes: 45}"],
     )
     assert result.exit_code == 0, result.output
-    assert [line for line in result.stdout.splitlines() if "sessions" in line][0].split("│")[2].strip() == "1"
+    assert summary_of(result.stdout)["sessions"] == "1"
 
 
 def test_missing_landing_folder_is_a_configuration_error(tmp_path: Path) -> None:
