@@ -28,6 +28,8 @@ test-python: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/sqlfluff lint models tests
 
 test: lint test-dbt test-python

@@ -98,8 +98,14 @@ def measured_run(landing: Path, warehouse: Path) -> Measurement:
     cpu = children_cpu()
     started_epoch = time.time()
     started = time.perf_counter()
-    command = [str(Path(sys.executable).with_name("event-analytics")), "run", "--landing", str(landing),
-               "--warehouse", str(warehouse)]
+    command = [
+        str(Path(sys.executable).with_name("event-analytics")),
+        "run",
+        "--landing",
+        str(landing),
+        "--warehouse",
+        str(warehouse),
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         sampler.watch(proc)
         output, _ = proc.communicate()
@@ -118,8 +124,13 @@ def measured_baseline(files: list[Path], database: Path) -> Measurement:
     cpu = children_cpu()
     started = time.perf_counter()
     with subprocess.Popen(
-        [sys.executable, "-c", "import sys; from event_analytics.bench import run_baseline; "
-         "run_baseline(sys.argv[1], sys.argv[2:])", str(database), *map(str, files)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from event_analytics.bench import run_baseline; run_baseline(sys.argv[1], sys.argv[2:])",
+            str(database),
+            *map(str, files),
+        ],
     ) as proc:
         sampler.watch(proc)
         proc.wait()
@@ -210,8 +221,10 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
         "events_per_second_full_build": round(counts.lines_read / full.wall_seconds),
         "baseline": asdict(baseline),
         "full_build": with_ratio(full),
-        "incremental_one_day": {**with_ratio(incremental), "share_of_full_build": round(
-            incremental.wall_seconds / full.wall_seconds, 3)},
+        "incremental_one_day": {
+            **with_ratio(incremental),
+            "share_of_full_build": round(incremental.wall_seconds / full.wall_seconds, 3),
+        },
         "noop": with_ratio(noop),
         "gx_seconds": None,  # no GX suites yet
         "runs": {"incremental": len(incremental_runs), "noop": len(noop_runs)},
@@ -220,12 +233,16 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
 
 def run_benchmark(sizes: list[int], days: int, repeat: int, cache: Path, results: Path) -> Path:
     report = {
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
-                    "pipeline_memory_limit": os.environ.get("EVENT_ANALYTICS_MEMORY_LIMIT", "profile default"),
-                    "baseline_memory_limit": "4GB"},
-        "git_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_dir(),
-                                     capture_output=True, text=True).stdout.strip(),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "pipeline_memory_limit": os.environ.get("EVENT_ANALYTICS_MEMORY_LIMIT", "profile default"),
+            "baseline_memory_limit": "4GB",
+        },
+        "git_commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=project_dir(), capture_output=True, text=True
+        ).stdout.strip(),
         "sizes": [bench_size(cache, events, days, repeat) for events in sizes],
     }
     results.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -31,17 +31,16 @@ def fail(code: int, reason: str) -> typer.Exit:
 def generate(
     out: Annotated[Path, typer.Option(help="Folder for the daily YYYY-MM-DD.jsonl.gz files.")],
     events: Annotated[int, typer.Option(help="Messages to simulate (duplicates come on top).")] = 100_000,
-    users: Annotated[Optional[int], typer.Option(help="Users; default one per 40 events.")] = None,
+    users: Annotated[int | None, typer.Option(help="Users; default one per 40 events.")] = None,
     days: Annotated[int, typer.Option(help="Days of traffic.")] = 30,
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (UTC).")] = "2026-10-01",
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 42,
     faults: Annotated[float, typer.Option(help="Share of messages given a fault (0-1).")] = 0.0,
-    if_empty: Annotated[
-        bool, typer.Option("--if-empty", help="Do nothing if OUT already holds event files.")
-    ] = False,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if OUT already holds event files.")] = False,
 ) -> None:
     """Write deterministic synthetic Segment-spec events."""
-    from event_analytics.generate import GenerateOptions, generate as write_events, landing_has_event_files
+    from event_analytics.generate import GenerateOptions, landing_has_event_files
+    from event_analytics.generate import generate as write_events
 
     if if_empty and landing_has_event_files(out):
         console.print(f"{out} already holds event files; not generating.")
@@ -58,9 +57,7 @@ def generate(
         )
     except ValueError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, f"--start: {exc}") from exc
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
-    ) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
         tasks: dict[str, int] = {}
 
         def report(stage: str, fraction: float) -> None:
@@ -77,17 +74,14 @@ def generate(
 
 @app.command()
 def run(
-    landing: Annotated[Optional[Path], typer.Option(help="Landing folder (default data/landing).")] = None,
-    warehouse: Annotated[
-        Optional[Path], typer.Option(help="DuckDB file (default warehouse/events.duckdb).")
-    ] = None,
+    landing: Annotated[Path | None, typer.Option(help="Landing folder (default data/landing).")] = None,
+    warehouse: Annotated[Path | None, typer.Option(help="DuckDB file (default warehouse/events.duckdb).")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
-    vars: Annotated[Optional[str], typer.Option("--vars", help="dbt vars: a YAML mapping or file.")] = None,
+    vars: Annotated[str | None, typer.Option("--vars", help="dbt vars: a YAML mapping or file.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show dbt's output.")] = False,
 ) -> None:
     """Run the pipeline (dbt build), incremental unless --full-refresh."""
     from event_analytics.pipeline import parse_vars, run_dbt
-
     from event_analytics.state import nothing_to_do, record_success
 
     landing = landing or project.default_landing()
@@ -96,8 +90,9 @@ def run(
         dbt_vars = parse_vars(vars)
         run_state = {**dbt_vars, "landing_path": str(landing.resolve())}
         if not full_refresh and landing.is_dir() and nothing_to_do(landing, warehouse, run_state):
-            typer.echo("nothing to do: no new landing files, project files or vars since the last successful run",
-                       err=True)
+            typer.echo(
+                "nothing to do: no new landing files, project files or vars since the last successful run", err=True
+            )
             print_summary(warehouse, None)
             return
         result = run_dbt(
@@ -137,7 +132,7 @@ def print_summary(warehouse: Path, result: RunResult | None) -> None:
 
 @app.command()
 def bench(
-    events: Annotated[Optional[list[int]], typer.Option(help="Sizes to run (repeatable).")] = None,
+    events: Annotated[list[int] | None, typer.Option(help="Sizes to run (repeatable).")] = None,
     days: Annotated[int, typer.Option(help="Days of traffic per size.")] = 30,
     repeat: Annotated[int, typer.Option(help="Runs of each short measurement (median kept).")] = 3,
 ) -> None:
@@ -147,8 +142,9 @@ def bench(
     from event_analytics.bench import run_benchmark
 
     root = project.project_dir()
-    path = run_benchmark(events or [1_000_000, 10_000_000], days, repeat, root / "bench" / "cache",
-                         root / "bench" / "results")
+    path = run_benchmark(
+        events or [1_000_000, 10_000_000], days, repeat, root / "bench" / "cache", root / "bench" / "results"
+    )
     report = json.loads(path.read_text())
     table = Table(title=f"benchmark ({report['machine']['cores']} cores) -> {path}")
     for column in ("events", "run", "wall s", "cpu s", "peak MB", "x baseline"):
@@ -156,6 +152,12 @@ def bench(
     for size in report["sizes"]:
         for run_name in ("baseline", "full_build", "incremental_one_day", "noop"):
             m = size[run_name]
-            table.add_row(f"{size['events']:,}", run_name, f"{m['wall_seconds']:.1f}", f"{m['cpu_seconds']:.1f}",
-                          f"{m['peak_rss_mb']:.0f}", f"{m.get('ratio_to_baseline', 1.0):.2f}")
+            table.add_row(
+                f"{size['events']:,}",
+                run_name,
+                f"{m['wall_seconds']:.1f}",
+                f"{m['cpu_seconds']:.1f}",
+                f"{m['peak_rss_mb']:.0f}",
+                f"{m.get('ratio_to_baseline', 1.0):.2f}",
+            )
     Console().print(table)

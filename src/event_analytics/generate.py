@@ -100,9 +100,7 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
     # Sessions: lengths with a third of bounces; enough of them to hold exactly n_events events.
     mean_length = 0.35 * 1 + 0.65 * 9
     n_sessions_drawn = int(n_events / mean_length * 1.3) + 10
-    session_length = np.where(
-        rng.random(n_sessions_drawn) < 0.35, 1, 1 + rng.geometric(1 / 8, n_sessions_drawn)
-    )
+    session_length = np.where(rng.random(n_sessions_drawn) < 0.35, 1, 1 + rng.geometric(1 / 8, n_sessions_drawn))
     ends = np.cumsum(session_length)
     n_sessions = int(np.searchsorted(ends, n_events) + 1)
     session_length = session_length[:n_sessions].copy()
@@ -193,9 +191,9 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
         "occurred_ms": np.round(occurred * 1000).astype(np.int64),
         "received_ms": np.round((occurred + received_delay) * 1000).astype(np.int64),
         "arm": arm[event_session].astype(np.int8),
-        "campaign": np.where(
-            position == 0, rng.choice(5, n_events, p=[0.66, 0.12, 0.1, 0.08, 0.04]), 0
-        ).astype(np.int8),
+        "campaign": np.where(position == 0, rng.choice(5, n_events, p=[0.66, 0.12, 0.1, 0.08, 0.04]), 0).astype(
+            np.int8
+        ),
         "rand_a": rng.integers(0, 1_000_000, n_events, dtype=np.int64),
         "rand_b": rng.integers(0, 1_000_000, n_events, dtype=np.int64),
         "utc_offset_hours": rng.choice([0, 0, 0, 0, 2, -5, 9], n_events).astype(np.int8),
@@ -236,7 +234,7 @@ def generate(options: GenerateOptions, progress: Progress = _noop_progress) -> l
             render_sql,
             {
                 "seed": str(options.seed),
-                "start": dt.datetime.combine(options.start, dt.time(), dt.timezone.utc).replace(tzinfo=None),
+                "start": dt.datetime.combine(options.start, dt.time(), dt.UTC).replace(tzinfo=None),
                 "event_names": list(EVENT_NAMES),
                 "fault_kinds": list(FAULT_KINDS),
                 "experiment_id": EXPERIMENT_ID,

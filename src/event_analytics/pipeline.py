@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import time
@@ -167,9 +167,7 @@ def run_dbt(
     # One target folder per warehouse, so concurrent pipelines on different warehouses do not mix
     # their compiled SQL and run results.
     target_path = warehouse.parent / f".dbt-target-{warehouse.stem}"
-    cmd = dbt_command(
-        command, dbt_vars=all_vars, full_refresh=full_refresh, select=select, target_path=target_path
-    )
+    cmd = dbt_command(command, dbt_vars=all_vars, full_refresh=full_refresh, select=select, target_path=target_path)
     started_epoch = time.time()
     started = time.perf_counter()
     with subprocess.Popen(

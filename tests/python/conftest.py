@@ -33,10 +33,15 @@ def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:
     return path
 
 
-def build(landing: Path, warehouse: Path, *, full_refresh: bool = False, select: str | None = None,
-          **dbt_vars: Any) -> RunResult:
+def build(
+    landing: Path, warehouse: Path, *, full_refresh: bool = False, select: str | None = None, **dbt_vars: Any
+) -> RunResult:
     result = run_dbt(
-        "run", landing=landing, warehouse=warehouse, full_refresh=full_refresh, select=select,
+        "run",
+        landing=landing,
+        warehouse=warehouse,
+        full_refresh=full_refresh,
+        select=select,
         dbt_vars=dbt_vars,
     )
     assert result.ok, result.failure_reason() + "\n" + result.output[-3000:]
@@ -54,8 +59,7 @@ def snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for relation in COMPARED_RELATIONS:
             columns = [
-                row[0] for row in con.execute(f"describe {relation}").fetchall()
-                if row[0] not in RUN_TIME_COLUMNS
+                row[0] for row in con.execute(f"describe {relation}").fetchall() if row[0] not in RUN_TIME_COLUMNS
             ]
             column_list = ", ".join(f'cast("{c}" as varchar)' for c in columns)
             tables[relation] = sorted(

@@ -44,8 +44,15 @@ def test_vars_reach_dbt(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
     result = runner.invoke(
         app,
-        ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb"),
-         "--vars", "{session_timeout_minutes: 45}"],
+        [
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--vars",
+            "{session_timeout_minutes: 45}",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert summary_of(result.stdout)["sessions"] == "1"
@@ -69,8 +76,15 @@ def test_failing_model_is_a_pipeline_error_with_a_one_line_reason(tmp_path: Path
     landing = landing_with_two_events(tmp_path)
     result = runner.invoke(
         app,
-        ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb"),
-         "--vars", "{session_timeout_minutes: 'not a number'}"],
+        [
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--vars",
+            "{session_timeout_minutes: 'not a number'}",
+        ],
     )
     assert result.exit_code == 3
     last = result.stderr.strip().splitlines()[-1]

@@ -12,7 +12,7 @@ from scipy import stats
 
 from conftest import build, message, query, write_lines
 
-D1 = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone.utc)
+D1 = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.UTC)
 
 
 def at(days: float = 0, seconds: float = 0, ms: int = 0) -> str:
@@ -22,8 +22,13 @@ def at(days: float = 0, seconds: float = 0, ms: int = 0) -> str:
 
 def event(user: str, name: str, when: str, **properties: Any) -> dict[str, Any]:
     event.count += 1  # type: ignore[attr-defined]
-    return message(f"{user}-{event.count}", when, user_id=user, event=name,  # type: ignore[attr-defined]
-                   properties=properties)
+    return message(
+        f"{user}-{event.count}",
+        when,
+        user_id=user,
+        event=name,  # type: ignore[attr-defined]
+        properties=properties,
+    )
 
 
 event.count = 0  # type: ignore[attr-defined]
@@ -35,17 +40,24 @@ def exposure(user: str, variant: str, when: str, experiment: str = "exp1") -> di
 
 HAND_MADE = [
     # x1: control, orders an hour after exposure.
-    exposure("x1", "control", at(0)), event("x1", "order_completed", at(0, 3600)),
+    exposure("x1", "control", at(0)),
+    event("x1", "order_completed", at(0, 3600)),
     # x2: control, ordered before exposure and 14 days + 1 ms after: no conversion.
-    exposure("x2", "control", at(0)), event("x2", "order_completed", at(0, -60)),
+    exposure("x2", "control", at(0)),
+    event("x2", "order_completed", at(0, -60)),
     event("x2", "order_completed", at(14, ms=1)),
     # x3: treatment, orders at the very instant of exposure; checkout failed the next day.
-    exposure("x3", "treatment", at(0)), event("x3", "order_completed", at(0)),
+    exposure("x3", "treatment", at(0)),
+    event("x3", "order_completed", at(0)),
     event("x3", "checkout_failed", at(1)),
     # x4: saw treatment, then control: excluded.
-    exposure("x4", "treatment", at(0)), exposure("x4", "control", at(1)), event("x4", "order_completed", at(2)),
+    exposure("x4", "treatment", at(0)),
+    exposure("x4", "control", at(1)),
+    event("x4", "order_completed", at(2)),
     # x5: treatment twice; orders exactly 14 days after the first exposure (inclusive).
-    exposure("x5", "treatment", at(0)), exposure("x5", "treatment", at(2)), event("x5", "order_completed", at(14)),
+    exposure("x5", "treatment", at(0)),
+    exposure("x5", "treatment", at(2)),
+    event("x5", "order_completed", at(14)),
     # x6: treatment, no order.
     exposure("x6", "treatment", at(0)),
 ]
@@ -73,17 +85,35 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + many("three", {"control": (60, 5), "b": (15, 4), "c": (10, 1)})
         + many("four", {"control": (10, 1), "b": (12, 2), "c": (9, 0), "d": (15, 3)}),
     )
-    build(root / "landing", root / "w.duckdb", select="+experiment_results",
-          experiment_expected_split={"three": {"control": 0.5, "b": 0.3, "c": 0.2}})
+    build(
+        root / "landing",
+        root / "w.duckdb",
+        select="+experiment_results",
+        experiment_expected_split={"three": {"control": 0.5, "b": 0.3, "c": 0.2}},
+    )
     return root / "w.duckdb"
 
 
 def results(warehouse: Path, experiment: str) -> dict[str, dict[str, Any]]:
-    columns = ["variant", "users", "converters", "conversion_rate", "absolute_lift", "relative_lift", "z_score",
-               "p_value", "ci_low", "ci_high", "srm_p_value", "excluded_users", "guardrail_checkout_failed_rate"]
-    rows = query(warehouse, f"select {', '.join(columns)} from marts.experiment_results "
-                            f"where experiment_id = '{experiment}'")
-    return {row[0]: dict(zip(columns, row)) for row in rows}
+    columns = [
+        "variant",
+        "users",
+        "converters",
+        "conversion_rate",
+        "absolute_lift",
+        "relative_lift",
+        "z_score",
+        "p_value",
+        "ci_low",
+        "ci_high",
+        "srm_p_value",
+        "excluded_users",
+        "guardrail_checkout_failed_rate",
+    ]
+    rows = query(
+        warehouse, f"select {', '.join(columns)} from marts.experiment_results where experiment_id = '{experiment}'"
+    )
+    return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
 
 
 def test_assignments(warehouse: Path) -> None:
@@ -110,8 +140,12 @@ def reference(users: int, converters: int, control_users: int, control_converter
     se = math.sqrt(p_t * (1 - p_t) / users + p_c * (1 - p_c) / control_users)
     q = stats.norm.ppf(0.975)
     return {
-        "absolute_lift": p_t - p_c, "relative_lift": (p_t - p_c) / p_c, "z_score": z,
-        "p_value": 2 * stats.norm.sf(abs(z)), "ci_low": p_t - p_c - q * se, "ci_high": p_t - p_c + q * se,
+        "absolute_lift": p_t - p_c,
+        "relative_lift": (p_t - p_c) / p_c,
+        "z_score": z,
+        "p_value": 2 * stats.norm.sf(abs(z)),
+        "ci_low": p_t - p_c - q * se,
+        "ci_high": p_t - p_c + q * se,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from conftest import build, message, query, write_lines
 from event_analytics.pipeline import run_dbt
 
-D1 = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone.utc)
+D1 = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.UTC)
 
 
 def at(days: float = 0, seconds: float = 0, ms: int = 0) -> str:
@@ -22,35 +23,48 @@ def at(days: float = 0, seconds: float = 0, ms: int = 0) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def track(user: str, event: str, when: str, n: list[int] = [0], **properties: Any) -> dict[str, Any]:
-    n[0] += 1
-    return message(f"{user}-{n[0]}", when, user_id=user, event=event, properties=properties)
+MESSAGE_NUMBERS = itertools.count(1)
 
 
-V, A, C, O = "product_viewed", "product_added", "checkout_started", "order_completed"
+def track(user: str, event: str, when: str, **properties: Any) -> dict[str, Any]:
+    return message(f"{user}-{next(MESSAGE_NUMBERS)}", when, user_id=user, event=event, properties=properties)
+
+
+VIEWED, ADDED, CHECKOUT, ORDERED = "product_viewed", "product_added", "checkout_started", "order_completed"
 
 FUNNEL_CASES = [
     # f1: the first attempt stalls (its checkout would be past the window); the second completes.
-    track("f1", V, at(0)), track("f1", A, at(0, 300)),
-    track("f1", V, at(9)), track("f1", A, at(9, 60)), track("f1", C, at(9, 120)), track("f1", O, at(9, 180)),
+    track("f1", VIEWED, at(0)),
+    track("f1", ADDED, at(0, 300)),
+    track("f1", VIEWED, at(9)),
+    track("f1", ADDED, at(9, 60)),
+    track("f1", CHECKOUT, at(9, 120)),
+    track("f1", ORDERED, at(9, 180)),
     # f2: product_added 7 days and 1 ms after the view: past the window.
-    track("f2", V, at(0)), track("f2", A, at(7, ms=1)),
+    track("f2", VIEWED, at(0)),
+    track("f2", ADDED, at(7, ms=1)),
     # f3: product_added exactly 7 days after: inside (inclusive).
-    track("f3", V, at(0)), track("f3", A, at(7)),
+    track("f3", VIEWED, at(0)),
+    track("f3", ADDED, at(7)),
     # f4: equal timestamps never chain.
-    track("f4", V, at(0)), track("f4", A, at(0)), track("f4", C, at(0, 300)),
+    track("f4", VIEWED, at(0)),
+    track("f4", ADDED, at(0)),
+    track("f4", CHECKOUT, at(0, 300)),
     # f5: no step-1 event: not in the funnel.
-    track("f5", A, at(0)),
+    track("f5", ADDED, at(0)),
     # f6: added before viewing.
-    track("f6", A, at(0)), track("f6", V, at(0, 60)),
+    track("f6", ADDED, at(0)),
+    track("f6", VIEWED, at(0, 60)),
     # f7/f8: the filtered funnel only counts views of shoes.
-    track("f7", V, at(0), category="bags"), track("f7", A, at(0, 60)),
-    track("f8", V, at(0), category="shoes"), track("f8", A, at(0, 60)),
+    track("f7", VIEWED, at(0), category="bags"),
+    track("f7", ADDED, at(0, 60)),
+    track("f8", VIEWED, at(0), category="shoes"),
+    track("f8", ADDED, at(0, 60)),
 ]
 
 FILTERED_FUNNEL = {
     "name": "shoes",
-    "steps": [{"event": V, "where": {"category": "shoes"}}, A],
+    "steps": [{"event": VIEWED, "where": {"category": "shoes"}}, ADDED],
     "window_days": 1,
 }
 
@@ -59,7 +73,7 @@ FILTERED_FUNNEL = {
 def funnel_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("funnels")
     write_lines(root / "landing" / "events.jsonl", FUNNEL_CASES)
-    checkout = {"name": "checkout", "steps": [V, A, C, O], "window_days": 7}
+    checkout = {"name": "checkout", "steps": [VIEWED, ADDED, CHECKOUT, ORDERED], "window_days": 7}
     build(root / "landing", root / "w.duckdb", funnels=[checkout, FILTERED_FUNNEL])
     return root / "w.duckdb"
 
@@ -73,16 +87,18 @@ def test_funnel_levels_and_attempt_counted(funnel_warehouse: Path) -> None:
         funnel_warehouse,
         "select funnel_name, user_key, level, entered_at, completed_at from marts.funnel_conversions",
     )
-    assert sorted(rows) == sorted([
-        ("checkout", "f1", 4, ts(at(9)), ts(at(9, 180))),
-        ("checkout", "f2", 1, ts(at(0)), None),
-        ("checkout", "f3", 2, ts(at(0)), None),
-        ("checkout", "f4", 1, ts(at(0)), None),
-        ("checkout", "f6", 1, ts(at(0, 60)), None),
-        ("checkout", "f7", 2, ts(at(0)), None),
-        ("checkout", "f8", 2, ts(at(0)), None),
-        ("shoes", "f8", 2, ts(at(0)), ts(at(0, 60))),
-    ])
+    assert sorted(rows) == sorted(
+        [
+            ("checkout", "f1", 4, ts(at(9)), ts(at(9, 180))),
+            ("checkout", "f2", 1, ts(at(0)), None),
+            ("checkout", "f3", 2, ts(at(0)), None),
+            ("checkout", "f4", 1, ts(at(0)), None),
+            ("checkout", "f6", 1, ts(at(0, 60)), None),
+            ("checkout", "f7", 2, ts(at(0)), None),
+            ("checkout", "f8", 2, ts(at(0)), None),
+            ("shoes", "f8", 2, ts(at(0)), ts(at(0, 60))),
+        ]
+    )
 
 
 def test_funnel_steps(funnel_warehouse: Path) -> None:
@@ -92,35 +108,46 @@ def test_funnel_steps(funnel_warehouse: Path) -> None:
         " median_seconds_from_previous from marts.funnel_steps where breakdown_key is null order by 1, 2",
     )
     assert rows == [
-        ("checkout", 1, V, 7, 1.0, 1.0, None),
+        ("checkout", 1, VIEWED, 7, 1.0, 1.0, None),
         # step 2 seconds: f1 60, f3 604800, f7 60, f8 60 -> median 60
-        ("checkout", 2, A, 4, pytest.approx(4 / 7), pytest.approx(4 / 7), 60.0),
-        ("checkout", 3, C, 1, pytest.approx(1 / 7), 0.25, 60.0),
-        ("checkout", 4, O, 1, pytest.approx(1 / 7), 1.0, 60.0),
-        ("shoes", 1, f"{V}[category=shoes]", 1, 1.0, 1.0, None),
-        ("shoes", 2, A, 1, 1.0, 1.0, 60.0),
+        ("checkout", 2, ADDED, 4, pytest.approx(4 / 7), pytest.approx(4 / 7), 60.0),
+        ("checkout", 3, CHECKOUT, 1, pytest.approx(1 / 7), 0.25, 60.0),
+        ("checkout", 4, ORDERED, 1, pytest.approx(1 / 7), 1.0, 60.0),
+        ("shoes", 1, f"{VIEWED}[category=shoes]", 1, 1.0, 1.0, None),
+        ("shoes", 2, ADDED, 1, 1.0, 1.0, 60.0),
     ]
 
 
 def test_funnel_breakdown_by_first_session_column(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     campaign = {"campaign": {"source": "google"}}
-    write_lines(landing / "e.jsonl", [
-        message("g1", at(0), user_id="g", event=V, context=campaign), message("g2", at(0, 5), user_id="g", event=A),
-        message("h1", at(0), user_id="h", event=V),
-        message("k1", at(0), user_id="k", event=V, context=campaign),
-    ])
-    build(landing, tmp_path / "w.duckdb", funnel_breakdowns=["utm_source"],
-          funnels=[{"name": "two", "steps": [V, A], "window_days": 1}])
+    write_lines(
+        landing / "e.jsonl",
+        [
+            message("g1", at(0), user_id="g", event=VIEWED, context=campaign),
+            message("g2", at(0, 5), user_id="g", event=ADDED),
+            message("h1", at(0), user_id="h", event=VIEWED),
+            message("k1", at(0), user_id="k", event=VIEWED, context=campaign),
+        ],
+    )
+    build(
+        landing,
+        tmp_path / "w.duckdb",
+        funnel_breakdowns=["utm_source"],
+        funnels=[{"name": "two", "steps": [VIEWED, ADDED], "window_days": 1}],
+    )
     rows = query(
         tmp_path / "w.duckdb",
         "select breakdown_key, breakdown_value, step_index, users, conversion_from_start from marts.funnel_steps"
         " order by 1 nulls first, 2 nulls first, 3",
     )
     assert rows == [
-        (None, None, 1, 3, 1.0), (None, None, 2, 1, pytest.approx(1 / 3)),
-        ("utm_source", None, 1, 1, 1.0), ("utm_source", None, 2, 0, 0.0),
-        ("utm_source", "google", 1, 2, 1.0), ("utm_source", "google", 2, 1, 0.5),
+        (None, None, 1, 3, 1.0),
+        (None, None, 2, 1, pytest.approx(1 / 3)),
+        ("utm_source", None, 1, 1, 1.0),
+        ("utm_source", None, 2, 0, 0.0),
+        ("utm_source", "google", 1, 2, 1.0),
+        ("utm_source", "google", 2, 1, 0.5),
     ]
 
 
@@ -153,7 +180,10 @@ def compiled_funnel_sql(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     (root / "landing").mkdir()
     warehouse = root / "events.duckdb"
     result = run_dbt(
-        "compile", landing=root / "landing", warehouse=warehouse, select="int_funnel__counted_steps",
+        "compile",
+        landing=root / "landing",
+        warehouse=warehouse,
+        select="int_funnel__counted_steps",
         dbt_vars={"funnels": [{"name": "random", "steps": STEPS, "window_days": WINDOW_DAYS}]},
     )
     assert result.returncode == 0, result.output[-2000:]

@@ -6,7 +6,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from event_analytics.project import project_dir
 
 BATCH_1 = [
     # Device a1 browses anonymously: sessions [10:00, 10:10] and [11:00] (a 50-minute gap).
-    message("p1", "2026-10-01T10:00:00Z", anonymous_id="a1", type="page",
-            context={"campaign": {"source": "google"}}),
+    message("p1", "2026-10-01T10:00:00Z", anonymous_id="a1", type="page", context={"campaign": {"source": "google"}}),
     message("p2", "2026-10-01T10:10:00Z", anonymous_id="a1"),
     message("p3", "2026-10-01T11:00:00Z", anonymous_id="a1", event="product_added"),
     # Device a2, anonymous for now.
@@ -71,8 +69,7 @@ def test_batch_then_batch_equals_full_refresh(workdir: Path, full_refresh_refere
         warehouse,
         "select count(*), min(started_at), max(ended_at), any_value(user_key), any_value(event_count) "
         "from marts.fct_sessions where anonymous_id = 'a1' and started_at < '2026-10-02'",
-    )[0][0:5] == (1, *query(warehouse, "select timestamp '2026-10-01 10:00', timestamp '2026-10-01 11:00'")[0],
-                  "u1", 4)
+    )[0][0:5] == (1, *query(warehouse, "select timestamp '2026-10-01 10:00', timestamp '2026-10-01 11:00'")[0], "u1", 4)
     assert query(warehouse, "select distinct user_key from marts.fct_events where anonymous_id = 'a1'") == [("u1",)]
     assert query(warehouse, "select user_key from marts.fct_events where event_id = 'q1'") == [("u2",)]
     assert query(
@@ -86,8 +83,9 @@ def test_batch_then_batch_equals_full_refresh(workdir: Path, full_refresh_refere
         ("later/2026-10-03.jsonl",)
     ]
     assert query(
-        warehouse, "select user_key, device_count, session_count, event_count, first_utm_source "
-        "from marts.dim_users where user_key = 'u1'"
+        warehouse,
+        "select user_key, device_count, session_count, event_count, first_utm_source "
+        "from marts.dim_users where user_key = 'u1'",
     ) == [("u1", 1, 2, 5, "google")]
 
 
@@ -121,8 +119,9 @@ def test_run_killed_midway_then_rerun_equals_full_refresh(workdir: Path, full_re
     build(landing, warehouse)
     write_lines(landing / "later" / "2026-10-03.jsonl", BATCH_2)
     command = dbt_command("run", dbt_vars={"landing_path": str(landing)}, target_path=workdir / "target")
-    proc = subprocess.Popen(command, cwd=project_dir(), env=dbt_environment(warehouse),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, cwd=project_dir(), env=dbt_environment(warehouse), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     # dbt needs ~2.5 s to start; kill it while the models run.
     time.sleep(3.0)
     proc.send_signal(signal.SIGKILL)

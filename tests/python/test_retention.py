@@ -47,15 +47,25 @@ def retention(tmp_path: Path, lines: list, **dbt_vars: object) -> list[tuple]:
 
 def test_weekly_calendar_with_a_gap_week(tmp_path: Path) -> None:
     assert retention(tmp_path, WEEKLY) == [
-        (JAN5, 0, 2, 2, 1.0), (JAN5, 1, 2, 2, 1.0), (JAN5, 2, 2, 0, 0.0), (JAN5, 3, 2, 1, 0.5),
-        (JAN12, 0, 1, 1, 1.0), (JAN12, 1, 1, 0, 0.0), (JAN12, 2, 1, 1, 1.0),
+        (JAN5, 0, 2, 2, 1.0),
+        (JAN5, 1, 2, 2, 1.0),
+        (JAN5, 2, 2, 0, 0.0),
+        (JAN5, 3, 2, 1, 0.5),
+        (JAN12, 0, 1, 1, 1.0),
+        (JAN12, 1, 1, 0, 0.0),
+        (JAN12, 2, 1, 1, 1.0),
     ]
 
 
 def test_retention_event_restricts_activity(tmp_path: Path) -> None:
     assert retention(tmp_path, WEEKLY, retention_event="order_completed") == [
-        (JAN5, 0, 2, 2, 1.0), (JAN5, 1, 2, 1, 0.5), (JAN5, 2, 2, 0, 0.0), (JAN5, 3, 2, 1, 0.5),
-        (JAN12, 0, 1, 1, 1.0), (JAN12, 1, 1, 0, 0.0), (JAN12, 2, 1, 0, 0.0),
+        (JAN5, 0, 2, 2, 1.0),
+        (JAN5, 1, 2, 1, 0.5),
+        (JAN5, 2, 2, 0, 0.0),
+        (JAN5, 3, 2, 1, 0.5),
+        (JAN12, 0, 1, 1, 1.0),
+        (JAN12, 1, 1, 0, 0.0),
+        (JAN12, 2, 1, 0, 0.0),
     ]
 
 
@@ -64,16 +74,24 @@ def test_weekly_rolling_counts_only_elapsed_intervals(tmp_path: Path) -> None:
     # 0; intervals 0-2 have elapsed. r2 (t0 11 Jan 23:00): intervals 0-1. r3 (t0 13 Jan 10:00):
     # intervals 0-1; its 28 Jan event falls in interval 2, not yet elapsed.
     assert retention(tmp_path, WEEKLY, retention_mode="rolling") == [
-        (JAN5, 0, 2, 2, 1.0), (JAN5, 1, 2, 0, 0.0), (JAN5, 2, 1, 0, 0.0), (JAN5, 3, 0, 0, None),
-        (JAN12, 0, 1, 1, 1.0), (JAN12, 1, 1, 0, 0.0), (JAN12, 2, 0, 0, None),
+        (JAN5, 0, 2, 2, 1.0),
+        (JAN5, 1, 2, 0, 0.0),
+        (JAN5, 2, 1, 0, 0.0),
+        (JAN5, 3, 0, 0, None),
+        (JAN12, 0, 1, 1, 1.0),
+        (JAN12, 1, 1, 0, 0.0),
+        (JAN12, 2, 0, 0, None),
     ]
 
 
 def test_monthly_calendar_across_a_year(tmp_path: Path) -> None:
     dec, jan = dt.date(2025, 12, 1), dt.date(2026, 1, 1)
     assert retention(tmp_path, MONTHLY, retention_grain="month") == [
-        (dec, 0, 2, 2, 1.0), (dec, 1, 2, 1, 0.5), (dec, 2, 2, 1, 0.5),
-        (jan, 0, 1, 1, 1.0), (jan, 1, 1, 1, 1.0),
+        (dec, 0, 2, 2, 1.0),
+        (dec, 1, 2, 1, 0.5),
+        (dec, 2, 2, 1, 0.5),
+        (jan, 0, 1, 1, 1.0),
+        (jan, 1, 1, 1, 1.0),
     ]
 
 

@@ -16,7 +16,9 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
     write_lines(
         landing / "2026-10-01.jsonl",
         [
-            message("ok-offset", "2026-10-01T12:00:00.250+02:00", received_at="2026-10-01T10:00:01Z", anonymous_id="a1"),
+            message(
+                "ok-offset", "2026-10-01T12:00:00.250+02:00", received_at="2026-10-01T10:00:01Z", anonymous_id="a1"
+            ),
             "",
             "   ",
             '{"messageId": "broken", "type": "track"',
@@ -33,19 +35,34 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
             message("group-call", T, type="group", anonymous_id="a1"),
             message("no-type", T, type="", anonymous_id="a1"),
             message("track-no-event", T, event=None, anonymous_id="a1"),
-            message("page-1", "2026-10-01T05:00:00-05:00", type="page", anonymous_id="a1",
-                    context={"page": {"path": "/pricing", "referrer": "https://r.example/"},
-                             "campaign": {"source": "newsletter", "medium": "email", "name": "weekly"}}),
+            message(
+                "page-1",
+                "2026-10-01T05:00:00-05:00",
+                type="page",
+                anonymous_id="a1",
+                context={
+                    "page": {"path": "/pricing", "referrer": "https://r.example/"},
+                    "campaign": {"source": "newsletter", "medium": "email", "name": "weekly"},
+                },
+            ),
             message("screen-1", "2026-10-01T10:00:00", type="screen", user_id="u1"),
-            message("identify-1", T, type="identify", user_id="u1", anonymous_id="a1",
-                    traits={"email": "person@example.com"}),
+            message(
+                "identify-1",
+                T,
+                type="identify",
+                user_id="u1",
+                anonymous_id="a1",
+                traits={"email": "person@example.com"},
+            ),
             message("extra-fields", T, anonymous_id="a1", unknownField={"x": 1}, properties={"k": "v"}),
         ],
     )
     (landing / "nested").mkdir()
     with gzip.open(landing / "nested" / "2026-10-02.jsonl.gz", "wt") as f:
-        f.write('{"messageId": 42, "type": "TRACK", "event": "order_completed", "userId": 7, '
-                '"timestamp": "2026-10-02T00:00:00Z", "receivedAt": "2026-10-02T00:00:01Z"}\n')
+        f.write(
+            '{"messageId": 42, "type": "TRACK", "event": "order_completed", "userId": 7, '
+            '"timestamp": "2026-10-02T00:00:00Z", "receivedAt": "2026-10-02T00:00:01Z"}\n'
+        )
     warehouse = workdir / "w.duckdb"
     build(landing, warehouse)
 
@@ -87,7 +104,15 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
         "screen-1": ("screen", "screen_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, None),
         "identify-1": ("identify", "user_identified", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, None),
         "extra-fields": ("track", "product_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, "v"),
-        "42": ("track", "order_completed", dt.datetime(2026, 10, 2, 0, 0), "7", None, "nested/2026-10-02.jsonl.gz", None),
+        "42": (
+            "track",
+            "order_completed",
+            dt.datetime(2026, 10, 2, 0, 0),
+            "7",
+            None,
+            "nested/2026-10-02.jsonl.gz",
+            None,
+        ),
     }
     # 21 lines in the first file, 2 of them blank; 1 in the second.
     assert query(warehouse, "select count(*) from staging.stg_segment__events") == [(20,)]
