@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/sqlfluff lint models tests
+	$(BIN)/event-analytics plan check
 
 test: lint test-dbt test-python
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from event_analytics.pipeline import RunResult
 
 app = typer.Typer(help="Raw product-analytics events to trustworthy warehouse tables.", no_args_is_help=True)
+plan_app = typer.Typer(help="The tracking plan (tracking_plan.yml).", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
 console = Console(stderr=True)
 
 
@@ -161,3 +163,27 @@ def bench(
                 f"{m.get('ratio_to_baseline', 1.0):.2f}",
             )
     Console().print(table)
+
+
+@plan_app.command("check")
+def plan_check(
+    path: Annotated[Path | None, typer.Option(help="Plan file (default tracking_plan.yml).")] = None,
+    against: Annotated[
+        str | None, typer.Option("--against", help="Git revision to check breaking changes against.")
+    ] = None,
+) -> None:
+    """Lint the tracking plan; exit 1 listing every problem."""
+    from event_analytics.plan import lint, load_plan, plan_at_revision, plan_path
+
+    path = path or plan_path()
+    try:
+        plan = load_plan(path.read_text())
+        previous = plan_at_revision(against, path) if against else None
+    except (OSError, ConfigError) as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    problems = lint(plan, previous)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise fail(project.EXIT_VALIDATION_FAILED, f"{len(problems)} problem(s) in {path}")
+    typer.echo(f"{path}: {len(plan['events'])} events, no problems")

@@ -1,0 +1,156 @@
+"""The tracking plan (tracking_plan.yml): loading it and linting it.
+
+`lint` lists every problem at once, so one `event-analytics plan check` run tells an owner all they
+must fix: names that are not snake_case object_action, near-duplicate names, properties whose names
+suggest PII without `pii: true`, missing descriptions or owners, versions that are not SchemaVer,
+and, against an earlier version of the file, breaking changes without a MODEL bump.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from event_analytics.project import ConfigError, project_dir
+
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+SCHEMAVER = re.compile(r"^(\d+)-(\d+)-(\d+)$")
+TYPES = {"string", "integer", "number", "boolean", "timestamp", "object", "array"}
+# Substrings of property names that usually hold personal data.
+PII_HINTS = ("email", "phone", "mobile", "ip", "name", "address", "street", "zip", "postcode", "birth", "ssn")
+# Words shortened or spelled differently in colliding names (btn_click vs button_clicked).
+ABBREVIATIONS = {"btn": "button", "usr": "user", "prod": "product", "qty": "quantity", "img": "image"}
+PROPERTY_SECTIONS = ("properties", "traits")
+
+
+def plan_path() -> Path:
+    return project_dir() / "tracking_plan.yml"
+
+
+def load_plan(text: str) -> dict[str, Any]:
+    try:
+        plan = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"tracking plan is not valid YAML: {exc}") from exc
+    if not isinstance(plan, dict) or not isinstance(plan.get("events"), dict):
+        raise ConfigError("tracking plan needs a mapping `events: {event_name: {...}}`")
+    return plan
+
+
+def plan_at_revision(revision: str, path: Path | None = None) -> dict[str, Any]:
+    path = path or plan_path()
+    relative = path.resolve().relative_to(project_dir())
+    shown = subprocess.run(
+        ["git", "show", f"{revision}:{relative.as_posix()}"], cwd=project_dir(), capture_output=True, text=True
+    )
+    if shown.returncode != 0:
+        raise ConfigError(f"cannot read {relative} at {revision}: {shown.stderr.strip()}")
+    return load_plan(shown.stdout)
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def normalised(name: str) -> str:
+    """A name reduced to its words' stems: Button_Clicked, button_clicked and btn_click collide."""
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+    stems = []
+    for word in words:
+        word = ABBREVIATIONS.get(word, word)
+        for suffix in ("ed", "es", "s", "ing"):
+            if word.endswith(suffix) and len(word) > len(suffix) + 2:
+                word = word[: -len(suffix)]
+                break
+        stems.append(word)
+    return "_".join(stems)
+
+
+def suggests_pii(name: str) -> bool:
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+    return any(word == hint or (len(hint) > 3 and hint in word) for word in words for hint in PII_HINTS)
+
+
+def properties_of(event: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for section in PROPERTY_SECTIONS:
+        for name, spec in (event.get(section) or {}).items():
+            merged[f"{section}.{name}"] = spec if isinstance(spec, dict) else {}
+    return merged
+
+
+def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[Problem]:
+    problems: list[Problem] = []
+    events: dict[str, Any] = plan["events"]
+    seen: dict[str, str] = {}
+    for name, event in events.items():
+        event = event if isinstance(event, dict) else {}
+        if not EVENT_NAME.match(name):
+            problems.append(Problem(name, "name is not snake_case object_action (e.g. product_added)"))
+        key = normalised(name)
+        if key in seen:
+            problems.append(Problem(name, f"near-duplicate of {seen[key]}"))
+        seen.setdefault(key, name)
+        for field in ("description", "owner"):
+            if not str(event.get(field) or "").strip():
+                problems.append(Problem(name, f"missing {field}"))
+        if not SCHEMAVER.match(str(event.get("version", ""))):
+            problems.append(Problem(name, f"version {event.get('version')!r} is not SchemaVer MODEL-REVISION-ADDITION"))
+        for prop, spec in properties_of(event).items():
+            problems.extend(lint_property(f"{name}.{prop}", prop.split(".", 1)[1], spec))
+    for field, spec in (plan.get("context") or {}).items():
+        problems.extend(lint_property(f"context.{field}", field, spec if isinstance(spec, dict) else {}))
+    if previous is not None:
+        problems.extend(breaking_changes(previous, plan))
+    return problems
+
+
+def lint_property(where: str, name: str, spec: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if spec.get("type") not in TYPES:
+        problems.append(Problem(where, f"type {spec.get('type')!r} is not one of {', '.join(sorted(TYPES))}"))
+    # A reviewed exception states why: `pii: false` with a `pii_note`.
+    if suggests_pii(name) and spec.get("pii") is not True and not str(spec.get("pii_note") or "").strip():
+        problems.append(Problem(where, "name suggests personal data: mark it pii: true, or pii: false with a pii_note"))
+    return problems
+
+
+def model_of(version: Any) -> int | None:
+    match = SCHEMAVER.match(str(version))
+    return int(match.group(1)) if match else None
+
+
+def breaking_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[Problem]:
+    """Removed or retyped properties, and new required ones, in events whose MODEL did not go up."""
+    problems = []
+    for name, event in current["events"].items():
+        before = previous["events"].get(name)
+        if not isinstance(before, dict) or not isinstance(event, dict):
+            continue
+        old_model, new_model = model_of(before.get("version")), model_of(event.get("version"))
+        if old_model is not None and new_model is not None and new_model > old_model:
+            continue
+        old_props, new_props = properties_of(before), properties_of(event)
+        changes = [f"{prop} removed" for prop in old_props if prop not in new_props]
+        changes += [
+            f"{prop} retyped {old_props[prop].get('type')} -> {spec.get('type')}"
+            for prop, spec in new_props.items()
+            if prop in old_props and old_props[prop].get("type") != spec.get("type")
+        ]
+        changes += [
+            f"{prop} is newly required"
+            for prop, spec in new_props.items()
+            if spec.get("required") and not (prop in old_props and old_props[prop].get("required"))
+        ]
+        problems.extend(Problem(name, f"breaking change without a MODEL bump: {change}") for change in changes)
+    return problems
