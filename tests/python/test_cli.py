@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import Result
 from typer.testing import CliRunner
 
 from conftest import build, message, write_lines
 from event_analytics.cli import app
 
 runner = CliRunner()
+
+
+def run_cli(landing: Path, warehouse: Path, *extra: str) -> Result:
+    return runner.invoke(app, ["run", "--landing", str(landing), "--warehouse", str(warehouse), *extra])
 
 
 def landing_with_two_events(root: Path) -> Path:
@@ -28,7 +33,7 @@ def landing_with_two_events(root: Path) -> Path:
 
 def test_run_prints_summary_and_exits_0(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
-    result = runner.invoke(app, ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb")])
+    result = run_cli(landing, tmp_path / "w.duckdb")
     assert result.exit_code == 0, result.output
     summary = summary_of(result.stdout)
     assert summary["lines read"] == "4"
@@ -42,24 +47,13 @@ def test_run_prints_summary_and_exits_0(tmp_path: Path) -> None:
 
 def test_vars_reach_dbt(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(tmp_path / "w.duckdb"),
-            "--vars",
-            "{session_timeout_minutes: 45}",
-        ],
-    )
+    result = run_cli(landing, tmp_path / "w.duckdb", "--vars", "{session_timeout_minutes: 45}")
     assert result.exit_code == 0, result.output
     assert summary_of(result.stdout)["sessions"] == "1"
 
 
 def test_missing_landing_folder_is_a_configuration_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--landing", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w.duckdb")])
+    result = run_cli(tmp_path / "nope", tmp_path / "w.duckdb")
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "does not exist" in result.stderr
@@ -74,18 +68,7 @@ def test_vars_that_are_not_a_mapping_are_a_configuration_error(tmp_path: Path) -
 
 def test_failing_model_is_a_pipeline_error_with_a_one_line_reason(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(tmp_path / "w.duckdb"),
-            "--vars",
-            "{session_timeout_minutes: 'not a number'}",
-        ],
-    )
+    result = run_cli(landing, tmp_path / "w.duckdb", "--vars", "{session_timeout_minutes: 'not a number'}")
     assert result.exit_code == 3
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("event-analytics: model int_events__sessionized error")
@@ -116,29 +99,28 @@ def summary_of(output: str) -> dict[str, str]:
 
 def test_rerun_with_nothing_new_skips_dbt_but_not_after_changes(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
-    args = ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb")]
-    assert runner.invoke(app, args).exit_code == 0
-    again = runner.invoke(app, args)
+    warehouse = tmp_path / "w.duckdb"
+    assert run_cli(landing, warehouse).exit_code == 0
+    again = run_cli(landing, warehouse)
     assert again.exit_code == 0
     assert "nothing to do" in again.stderr
     assert summary_of(again.stdout)["events"] == "2"
     # Other vars: dbt runs (re-sessionizing old data with them takes --full-refresh).
-    changed = runner.invoke(app, [*args, "--vars", "{session_timeout_minutes: 45}"])
+    changed = run_cli(landing, warehouse, "--vars", "{session_timeout_minutes: 45}")
     assert "nothing to do" not in changed.stderr and "seconds: total (wall)" in summary_of(changed.stdout)
     # A new file: dbt runs.
     write_lines(landing / "b.jsonl", [message("e3", "2026-10-02T10:00:00Z", anonymous_id="a2")])
-    new_file = runner.invoke(app, args)
+    new_file = run_cli(landing, warehouse)
     assert "nothing to do" not in new_file.stderr and summary_of(new_file.stdout)["events"] == "3"
 
 
 def test_a_run_stopped_after_loading_is_finished_by_the_next(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
     warehouse = tmp_path / "w.duckdb"
-    args = ["run", "--landing", str(landing), "--warehouse", str(warehouse)]
-    assert runner.invoke(app, args).exit_code == 0
+    assert run_cli(landing, warehouse).exit_code == 0
     write_lines(landing / "b.jsonl", [message("e3", "2026-10-02T10:00:00Z", anonymous_id="a2")])
     # As if a run died right after loading the new file: no file is new any more.
     build(landing, warehouse, select="stg_segment__events")
-    finished = runner.invoke(app, args)
+    finished = run_cli(landing, warehouse)
     assert "nothing to do" not in finished.stderr
     assert summary_of(finished.stdout)["events"] == "3"
