@@ -16,13 +16,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: $(STAMP)
 	$(BIN)/event-analytics generate --out data/landing --events $(SAMPLE_EVENTS) --faults 0.01 --if-empty
-	$(BIN)/event-analytics run
+	$(BIN)/event-analytics run --dev-key
 
 # dbt unit and data tests on a throwaway warehouse built from a small generated landing folder.
 test-dbt: $(STAMP)
 	rm -rf .test/dbt && mkdir -p .test/dbt
 	$(BIN)/event-analytics generate --out .test/dbt/landing --events 20000 --faults 0.02
-	$(BIN)/event-analytics run --landing .test/dbt/landing --warehouse .test/dbt/events.duckdb
+	$(BIN)/event-analytics run --dev-key --landing .test/dbt/landing --warehouse .test/dbt/events.duckdb
 
 test-python: $(STAMP)
 	$(BIN)/python -m pytest

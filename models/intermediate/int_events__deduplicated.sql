@@ -95,6 +95,8 @@ select
     user_agent,
     locale,
     properties,
+    traits,
+    violations,
     source_file,
     line_number,
     copy_count,

@@ -132,6 +132,8 @@ select
     user_agent,
     locale,
     properties,
+    traits,
+    violations,
     source_file,
     line_number,
     {{ run_timestamp() }} as _processed_at

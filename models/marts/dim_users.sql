@@ -15,7 +15,9 @@ event_facts as (
         min(occurred_at) as first_seen_at,
         max(occurred_at) as last_seen_at,
         count(distinct anonymous_id) as device_count,
-        count(*) as event_count
+        count(*) as event_count,
+        -- the latest identify call that carried an email (its HMAC: traits hold no plain PII)
+        arg_max(traits ->> 'email', occurred_at) filter (where traits ->> 'email' is not null) as email_hash
     from events
     group by user_key
 ),
@@ -46,6 +48,7 @@ select
     cast(event_facts.device_count as integer) as device_count,
     cast(coalesce(session_facts.session_count, 0) as integer) as session_count,
     cast(event_facts.event_count as integer) as event_count,
-    session_facts.first_utm_source
+    session_facts.first_utm_source,
+    event_facts.email_hash
 from event_facts
 left join session_facts on event_facts.user_key = session_facts.user_key

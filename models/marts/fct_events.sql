@@ -20,6 +20,10 @@ select
     user_key,
     session_id,
     page_path,
+    page_url,
+    referrer,
     properties,
+    traits,
+    violations,
     source_file
 from sessionized_events

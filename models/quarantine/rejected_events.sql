@@ -21,5 +21,6 @@ select
     source_file,
     line_number,
     reject_reason as reason,
+    violations,
     _loaded_at as rejected_at
 from rejected_lines

@@ -7,6 +7,10 @@
 }}
 
 {%- set files_to_load = landing_files_to_load() %}
+{%- if var('tracking_plan_mode') not in ('enforce', 'flag') %}
+    {{ exceptions.raise_compiler_error("var tracking_plan_mode must be enforce or flag, not " ~ var('tracking_plan_mode')) }}
+{%- endif %}
+{%- set context = tracking_plan()['context'] %}
 
 with
 
@@ -31,7 +35,8 @@ extracted as (
         line_number,
         raw_line,
         is_json_object,
-        -- one parse per line: every field as JSON (a short text each, cheap to unquote below)
+        -- one parse per line: every field as JSON (a short text each, cheap to unquote below),
+        -- the tracking plan's properties and traits included
         case
             when is_json_object
                 then json_extract(raw_line, [
@@ -52,8 +57,10 @@ extracted as (
                     '$.context.campaign.name',
                     '$.context.ip',
                     '$.context.userAgent',
-                    '$.context.locale',
-                    '$.properties'
+                    '$.context.locale'
+                    {%- for field in plan_fields() %},
+                    {{ sql_string(field.path) }}
+                    {%- endfor %}
                 ])
         end as json_fields
     from non_blank_lines
@@ -85,8 +92,10 @@ field_texts as (
         json_extract_string(json_fields[16], '$') as ip,
         json_extract_string(json_fields[17], '$') as user_agent,
         json_extract_string(json_fields[18], '$') as locale,
-        -- objects only: a scalar or array where an object belongs is dropped, not propagated
-        case when json_type(json_fields[19]) = 'OBJECT' then json_fields[19] end as properties
+        {%- for field in plan_fields() %}
+        json_fields[{{ 18 + loop.index }}] as {{ plan_field_column(field.section, field.name) }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from extracted
 ),
 
@@ -112,8 +121,23 @@ typed as (
         ip,
         user_agent,
         locale,
-        properties
+        {%- for field in plan_fields() %}
+        {{ plan_field_column(field.section, field.name) }},
+        {%- endfor %}
+        case lower(nullif(trim(type_text), ''))
+            when 'track' then nullif(trim(event_text), '')
+            when 'page' then 'page_viewed'
+            when 'screen' then 'screen_viewed'
+            when 'identify' then 'user_identified'
+        end as event_name
     from field_texts
+),
+
+checked as (
+    select
+        *,
+        {{ plan_violations('event_name') }} as violations
+    from typed
 ),
 
 classified as (
@@ -127,8 +151,12 @@ classified as (
             when event_type is null or event_type not in ('track', 'page', 'screen', 'identify')
                 then 'unsupported_type'
             when event_type = 'track' and track_event is null then 'missing_event_name'
+            {%- if var('tracking_plan_mode') == 'enforce' %}
+            when violations = 'unplanned_event' then 'unplanned_event'
+            when violations is not null then 'schema_violation'
+            {%- endif %}
         end as reject_reason
-    from typed
+    from checked
 )
 
 select
@@ -138,27 +166,29 @@ select
     -- than parsing it. duplicate_events rereads the few discarded copies from their files.
     case when reject_reason is not null then raw_line end as raw_line,
     reject_reason,
+    -- Schema problems by property name (never values): on rejected rows in enforce mode, on
+    -- passing rows in flag mode.
+    case
+        when reject_reason is null or reject_reason in ('unplanned_event', 'schema_violation') then violations
+    end as violations,
     event_id,
     event_type,
-    case event_type
-        when 'track' then track_event
-        when 'page' then 'page_viewed'
-        when 'screen' then 'screen_viewed'
-        when 'identify' then 'user_identified'
-    end as event_name,
+    event_name,
     user_id,
     anonymous_id,
     occurred_at,
     received_at,
-    page_path,
-    page_url,
-    referrer,
-    utm_source,
-    utm_medium,
-    utm_campaign,
-    ip,
-    user_agent,
-    locale,
-    properties,
+    -- Personal data is handled here, by the plan, so no relation downstream holds any
+    {{ pii_safe_text('page_path', context['page.path']) }} as page_path,
+    {{ pii_safe_text('page_url', context['page.url']) }} as page_url,
+    {{ pii_safe_text('referrer', context['page.referrer']) }} as referrer,
+    {{ pii_safe_text('utm_source', context['campaign.source']) }} as utm_source,
+    {{ pii_safe_text('utm_medium', context['campaign.medium']) }} as utm_medium,
+    {{ pii_safe_text('utm_campaign', context['campaign.name']) }} as utm_campaign,
+    {{ pii_safe_text('ip', context['ip']) }} as ip,
+    {{ pii_safe_text('user_agent', context['userAgent']) }} as user_agent,
+    {{ pii_safe_text('locale', context['locale']) }} as locale,
+    {{ pii_safe_section('event_name', 'properties') }} as properties,
+    {{ pii_safe_section('event_name', 'traits') }} as traits,
     {{ run_timestamp() }} as _loaded_at
 from classified

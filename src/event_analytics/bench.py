@@ -101,6 +101,7 @@ def measured_run(landing: Path, warehouse: Path) -> Measurement:
     command = [
         str(Path(sys.executable).with_name("event-analytics")),
         "run",
+        "--dev-key",
         "--landing",
         str(landing),
         "--warehouse",

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from event_analytics import project
 from event_analytics.project import ConfigError
+from event_analytics.secrets import PII_KEY_VARIABLE, resolve_pii_key
 
 if TYPE_CHECKING:
     from event_analytics.pipeline import RunResult
@@ -81,6 +82,14 @@ def run(
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
     vars: Annotated[str | None, typer.Option("--vars", help="dbt vars: a YAML mapping or file.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show dbt's output.")] = False,
+    dev_key: Annotated[
+        bool,
+        typer.Option(
+            "--dev-key",
+            help=f"Without ${PII_KEY_VARIABLE}, use (or create) a local key file beside the warehouse. "
+            "For development: a scheduled run must set the variable.",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline (dbt build), incremental unless --full-refresh."""
     from event_analytics.pipeline import parse_vars, run_dbt
@@ -89,6 +98,9 @@ def run(
     landing = landing or project.default_landing()
     warehouse = warehouse or project.default_warehouse()
     try:
+        pii_key, key_note = resolve_pii_key(warehouse, allow_local=dev_key)
+        if key_note:
+            typer.echo(key_note, err=True)
         dbt_vars = parse_vars(vars)
         run_state = {**dbt_vars, "landing_path": str(landing.resolve())}
         if not full_refresh and landing.is_dir() and nothing_to_do(landing, warehouse, run_state):
@@ -104,6 +116,7 @@ def run(
             full_refresh=full_refresh,
             dbt_vars=dbt_vars,
             stream=verbose,
+            pii_key=pii_key,
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
@@ -172,18 +185,36 @@ def plan_check(
         str | None, typer.Option("--against", help="Git revision to check breaking changes against.")
     ] = None,
 ) -> None:
-    """Lint the tracking plan; exit 1 listing every problem."""
-    from event_analytics.plan import lint, load_plan, plan_at_revision, plan_path
+    """Lint the tracking plan and check dbt's copy is current; exit 1 listing every problem."""
+    from event_analytics.plan import Problem, lint, macro_is_current, macro_path, plan_at_revision, read_plan
 
-    path = path or plan_path()
     try:
-        plan = load_plan(path.read_text())
+        plan = read_plan(path)
         previous = plan_at_revision(against, path) if against else None
-    except (OSError, ConfigError) as exc:
+    except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     problems = lint(plan, previous)
+    if path is None and not macro_is_current(plan):
+        problems.append(Problem(str(macro_path()), "out of date: run `event-analytics plan compile`"))
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
-        raise fail(project.EXIT_VALIDATION_FAILED, f"{len(problems)} problem(s) in {path}")
-    typer.echo(f"{path}: {len(plan['events'])} events, no problems")
+        raise fail(project.EXIT_VALIDATION_FAILED, f"{len(problems)} problem(s) in the tracking plan")
+    typer.echo(f"tracking plan: {len(plan['events'])} events, no problems")
+
+
+@plan_app.command("compile")
+def plan_compile() -> None:
+    """Write macros/tracking_plan.sql, dbt's copy of the plan (after linting it)."""
+    from event_analytics.plan import lint, read_plan, write_macro
+
+    try:
+        plan = read_plan()
+    except ConfigError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    problems = lint(plan)
+    if problems:
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        raise fail(project.EXIT_VALIDATION_FAILED, "fix the tracking plan before compiling it")
+    typer.echo(f"wrote {write_macro(plan)}")

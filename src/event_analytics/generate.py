@@ -49,6 +49,8 @@ FAULT_KINDS = (
     "missing_identity",
     "bad_timestamp",
     "email_in_text",
+    "unplanned_event",
+    "schema_violation",
 )
 EXPERIMENT_ID = "checkout_redesign"
 

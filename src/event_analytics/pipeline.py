@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from event_analytics.project import ConfigError, project_dir
+from event_analytics.secrets import PII_KEY_VARIABLE
 
 # Stage of each model in the summary, by name prefix; the rest is "marts".
 STAGES = (
@@ -107,9 +108,11 @@ def parse_vars(text: str | None) -> dict[str, Any]:
     return parsed
 
 
-def dbt_environment(warehouse: Path) -> dict[str, str]:
+def dbt_environment(warehouse: Path, pii_key: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["EVENT_ANALYTICS_WAREHOUSE"] = str(warehouse)
+    if pii_key:
+        env[PII_KEY_VARIABLE] = pii_key
     env.setdefault("EVENT_ANALYTICS_SPILL_DIR", str(warehouse.parent / ".spill"))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
@@ -153,10 +156,12 @@ def run_dbt(
     select: str | None = None,
     stream: bool = False,
     observe: Callable[[subprocess.Popen[str]], None] | None = None,
+    pii_key: str | None = None,
 ) -> RunResult:
     """Run one dbt command (build, run, test) on the warehouse; never raises for dbt's own failures.
 
-    `observe` is called with the started dbt process (the benchmark samples its memory).
+    `observe` is called with the started dbt process (the benchmark samples its memory). Without
+    `pii_key`, dbt takes $EVENT_ANALYTICS_PII_KEY from the environment (and fails if it is unset).
     """
     landing = landing.resolve()
     warehouse = warehouse.resolve()
@@ -173,7 +178,7 @@ def run_dbt(
     with subprocess.Popen(
         cmd,
         cwd=project_dir(),
-        env=dbt_environment(warehouse),
+        env=dbt_environment(warehouse, pii_key),
         stdout=None if stream else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

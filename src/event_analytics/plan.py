@@ -1,13 +1,17 @@
-"""The tracking plan (tracking_plan.yml): loading it and linting it.
+"""The tracking plan (tracking_plan.yml): loading it, linting it, and compiling it for dbt.
 
 `lint` lists every problem at once, so one `event-analytics plan check` run tells an owner all they
 must fix: names that are not snake_case object_action, near-duplicate names, properties whose names
 suggest PII without `pii: true`, missing descriptions or owners, versions that are not SchemaVer,
 and, against an earlier version of the file, breaking changes without a MODEL bump.
+
+dbt reads the plan through one generated macro (macros/tracking_plan.sql, `plan compile`); `plan
+check` fails when that file differs from what the plan compiles to, so it is never edited by hand.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -21,8 +25,8 @@ from event_analytics.project import ConfigError, project_dir
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 SCHEMAVER = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 TYPES = {"string", "integer", "number", "boolean", "timestamp", "object", "array"}
-# Substrings of property names that usually hold personal data.
-PII_HINTS = ("email", "phone", "mobile", "ip", "name", "address", "street", "zip", "postcode", "birth", "ssn")
+PII_HANDLING = ("drop", "hash", "truncate_ip")
+FORMATS = ("url",)
 # Words shortened or spelled differently in colliding names (btn_click vs button_clicked).
 ABBREVIATIONS = {"btn": "button", "usr": "user", "prod": "product", "qty": "quantity", "img": "image"}
 PROPERTY_SECTIONS = ("properties", "traits")
@@ -30,6 +34,18 @@ PROPERTY_SECTIONS = ("properties", "traits")
 
 def plan_path() -> Path:
     return project_dir() / "tracking_plan.yml"
+
+
+def macro_path() -> Path:
+    return project_dir() / "macros" / "tracking_plan.sql"
+
+
+def read_plan(path: Path | None = None) -> dict[str, Any]:
+    path = path or plan_path()
+    try:
+        return load_plan(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the tracking plan: {exc}") from exc
 
 
 def load_plan(text: str) -> dict[str, Any]:
@@ -76,9 +92,18 @@ def normalised(name: str) -> str:
     return "_".join(stems)
 
 
-def suggests_pii(name: str) -> bool:
+def suggests_pii(name: str, hints: list[str]) -> bool:
     words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
-    return any(word == hint or (len(hint) > 3 and hint in word) for word in words for hint in PII_HINTS)
+    return any(word == hint or (len(hint) > 3 and hint in word) for word in words for hint in hints)
+
+
+def pii_settings(plan: dict[str, Any]) -> dict[str, Any]:
+    pii = plan.get("pii") if isinstance(plan.get("pii"), dict) else {}
+    return {
+        "redact": dict(pii.get("redact") or {}),
+        "query_parameters": [str(name).lower() for name in pii.get("query_parameters") or []],
+        "name_hints": [str(hint).lower() for hint in pii.get("name_hints") or []],
+    }
 
 
 def properties_of(event: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -90,7 +115,8 @@ def properties_of(event: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = lint_pii_settings(plan)
+    hints = pii_settings(plan)["name_hints"]
     events: dict[str, Any] = plan["events"]
     seen: dict[str, str] = {}
     for name, event in events.items():
@@ -107,21 +133,44 @@ def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[P
         if not SCHEMAVER.match(str(event.get("version", ""))):
             problems.append(Problem(name, f"version {event.get('version')!r} is not SchemaVer MODEL-REVISION-ADDITION"))
         for prop, spec in properties_of(event).items():
-            problems.extend(lint_property(f"{name}.{prop}", prop.split(".", 1)[1], spec))
+            problems.extend(lint_property(f"{name}.{prop}", prop.split(".", 1)[1], spec, hints))
     for field, spec in (plan.get("context") or {}).items():
-        problems.extend(lint_property(f"context.{field}", field, spec if isinstance(spec, dict) else {}))
+        problems.extend(lint_property(f"context.{field}", field, spec if isinstance(spec, dict) else {}, hints))
     if previous is not None:
         problems.extend(breaking_changes(previous, plan))
     return problems
 
 
-def lint_property(where: str, name: str, spec: dict[str, Any]) -> list[Problem]:
+def lint_pii_settings(plan: dict[str, Any]) -> list[Problem]:
+    settings = pii_settings(plan)
+    problems = []
+    for kind in ("email", "phone", "card", "ip"):
+        if kind not in settings["redact"]:
+            problems.append(Problem("pii.redact", f"missing the {kind} pattern"))
+    for kind, pattern in settings["redact"].items():
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            problems.append(Problem(f"pii.redact.{kind}", f"not a regular expression: {exc}"))
+    for key in ("query_parameters", "name_hints"):
+        if not settings[key]:
+            problems.append(Problem(f"pii.{key}", "missing or empty"))
+    return problems
+
+
+def lint_property(where: str, name: str, spec: dict[str, Any], hints: list[str]) -> list[Problem]:
     problems = []
     if spec.get("type") not in TYPES:
         problems.append(Problem(where, f"type {spec.get('type')!r} is not one of {', '.join(sorted(TYPES))}"))
     # A reviewed exception states why: `pii: false` with a `pii_note`.
-    if suggests_pii(name) and spec.get("pii") is not True and not str(spec.get("pii_note") or "").strip():
+    if suggests_pii(name, hints) and spec.get("pii") is not True and not str(spec.get("pii_note") or "").strip():
         problems.append(Problem(where, "name suggests personal data: mark it pii: true, or pii: false with a pii_note"))
+    if spec.get("pii_handling", "drop") not in PII_HANDLING:
+        problems.append(Problem(where, f"pii_handling must be one of {', '.join(PII_HANDLING)}"))
+    if spec.get("format") is not None and spec.get("format") not in FORMATS:
+        problems.append(Problem(where, f"format must be one of {', '.join(FORMATS)}"))
+    if spec.get("enum") is not None and not isinstance(spec.get("enum"), list):
+        problems.append(Problem(where, "enum must be a list"))
     return problems
 
 
@@ -154,3 +203,53 @@ def breaking_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[
         ]
         problems.extend(Problem(name, f"breaking change without a MODEL bump: {change}") for change in changes)
     return problems
+
+
+def compiled_property(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": spec.get("type"),
+        "required": bool(spec.get("required", False)),
+        "enum": [str(value) for value in spec["enum"]] if isinstance(spec.get("enum"), list) else None,
+        "pii": spec.get("pii") is True,
+        "pii_handling": spec.get("pii_handling", "drop"),
+        "format": spec.get("format"),
+    }
+
+
+def compile_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """What dbt needs of the plan, in a stable order: types, requirements, enums, PII handling."""
+    events = {}
+    for name in sorted(plan["events"]):
+        event = plan["events"][name] or {}
+        events[name] = {
+            "version": str(event.get("version")),
+            **{
+                section: {prop: compiled_property(spec or {}) for prop, spec in (event.get(section) or {}).items()}
+                for section in PROPERTY_SECTIONS
+            },
+        }
+    context = {field: compiled_property(spec or {}) for field, spec in (plan.get("context") or {}).items()}
+    return {"events": events, "context": context, "pii": pii_settings(plan)}
+
+
+def render_macro(plan: dict[str, Any]) -> str:
+    payload = json.dumps(compile_plan(plan), sort_keys=True, separators=(",", ":"))
+    literal = payload.replace("\\", "\\\\").replace("'", "\\'")
+    return (
+        "{#- GENERATED by `event-analytics plan compile` from tracking_plan.yml: do not edit.\n"
+        "    `event-analytics plan check` (CI) fails when this file is out of date. -#}\n"
+        "{% macro tracking_plan() -%}\n"
+        f"    {{{{ return(fromjson('{literal}')) }}}}\n"
+        "{%- endmacro %}\n"
+    )
+
+
+def macro_is_current(plan: dict[str, Any], path: Path | None = None) -> bool:
+    path = path or macro_path()
+    return path.is_file() and path.read_text() == render_macro(plan)
+
+
+def write_macro(plan: dict[str, Any], path: Path | None = None) -> Path:
+    path = path or macro_path()
+    path.write_text(render_macro(plan))
+    return path

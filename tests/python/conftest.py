@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,11 @@ import duckdb
 import pytest
 
 from event_analytics.pipeline import RunResult, run_dbt
+from event_analytics.secrets import PII_KEY_VARIABLE
+
+# Every test's pipeline hashes with this key; tests of a missing key remove it themselves.
+TEST_PII_KEY = "test-pii-key"
+os.environ.setdefault(PII_KEY_VARIABLE, TEST_PII_KEY)
 
 # Columns that record when a run happened, not what it computed.
 RUN_TIME_COLUMNS = {"rejected_at"}

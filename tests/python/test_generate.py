@@ -107,7 +107,7 @@ def test_sessions_are_bursts_with_long_gaps_between(clean: Path) -> None:
 
 
 def test_faults_at_the_asked_rate(tmp_path: Path) -> None:
-    generate(GenerateOptions(out=tmp_path, events=20_000, days=10, faults=0.07, seed=5))
+    generate(GenerateOptions(out=tmp_path, events=20_000, days=10, faults=0.09, seed=5))
     lines = [line for day in read_lines(tmp_path).values() for line in day]
     parsed = [parse(line) for line in lines]
     malformed = sum(p is None for p in parsed)
@@ -121,9 +121,11 @@ def test_faults_at_the_asked_rate(tmp_path: Path) -> None:
         (utc(p["receivedAt"]) - utc(p["timestamp"])).days >= 1 for p in valid if p["timestamp"].startswith("2026-1")
     )
     emails = sum("@example.com" in (p.get("properties") or {}).get("search_term", "") for p in valid)
-    # Each of the 7 kinds gets ~1% of 20,000 messages; allow for sampling noise.
-    for count in (malformed, missing_id, missing_identity, bad_ts, duplicates):
-        assert 140 <= count <= 260, (malformed, missing_id, missing_identity, bad_ts, duplicates)
+    unplanned = sum(p.get("event") == "promo_banner_clicked" for p in valid)
+    violating = sum(p.get("event") == "product_added" and "product_id" not in p["properties"] for p in valid)
+    # Each of the 9 kinds gets ~1% of 20,000 messages; allow for sampling noise.
+    counts = (malformed, missing_id, missing_identity, bad_ts, duplicates, unplanned, violating)
+    assert all(140 <= count <= 260 for count in counts), counts
     assert late >= 140
     assert emails > 0
     assert len(lines) == 20_000 + duplicates

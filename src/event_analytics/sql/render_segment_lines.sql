@@ -137,6 +137,17 @@ first_copies as (
                 message,
                 json_object('timestamp', ['not a date', '2026-02-30T10:00:00Z', 'infinity', 'epoch'][1 + rand_a % 4])
             ) as varchar)
+            -- breaks the tracking plan: an event it does not declare, a product_added with no
+            -- product_id and a price of the wrong type
+            when 'unplanned_event' then cast(json_merge_patch(
+                message, '{"type": "track", "event": "promo_banner_clicked", "name": null}'
+            ) as varchar)
+            when 'schema_violation' then cast(json_merge_patch(
+                message,
+                '{"type": "track", "event": "product_added", "name": null, "traits": null, '
+                || '"properties": {"product_id": null, "path": null, "url": null, "title": null, '
+                || '"referrer": null, "price": "cheap"}}'
+            ) as varchar)
             else message
         end as line
     from messages

@@ -1,0 +1,150 @@
+{#-
+  Personal data handling, driven by the tracking plan (its `pii` section and each field's `pii`,
+  `pii_handling`, `enum` and `format`). Staging applies these so that nothing downstream of it, and
+  so no mart, holds personal data; only quarantine keeps raw lines.
+-#}
+
+{#- One RE2 alternation of every redaction pattern: a cheap test before the replacements. -#}
+{% macro pii_any_pattern() -%}
+    {%- set patterns = tracking_plan()['pii']['redact'].values() | list -%}
+    {{ return('(' ~ patterns | join(')|(') ~ ')') }}
+{%- endmacro %}
+
+{#- Free text with each match of a pattern replaced by [kind], e.g. [email]. -#}
+{% macro redact_free_text(text) -%}
+    {%- set redacted = namespace(sql=text) -%}
+    {%- for kind, pattern in tracking_plan()['pii']['redact'].items() -%}
+        {%- set redacted.sql = "regexp_replace(" ~ redacted.sql ~ ", " ~ sql_string(pattern) ~ ", '[" ~ kind ~ "]', 'g')" -%}
+    {%- endfor -%}
+    case when regexp_matches({{ text }}, {{ sql_string(pii_any_pattern()) }}) then {{ redacted.sql }} else {{ text }} end
+{%- endmacro %}
+
+{#- URL parameters ('a=1&b=2') without those named in pii.query_parameters or carrying PII. -#}
+{% macro kept_url_parameters(parameters) -%}
+    array_to_string(
+        list_filter(
+            string_split({{ parameters }}, '&'),
+            lambda parameter: parameter != ''
+            and lower(url_decode(split_part(parameter, '=', 1))) not in (
+                {%- for name in tracking_plan()['pii']['query_parameters'] %}{{ sql_string(name) }}{{ ', ' if not loop.last }}{% endfor -%}
+            )
+            and not regexp_matches(url_decode(parameter), {{ sql_string(pii_any_pattern()) }})
+        ),
+        '&'
+    )
+{%- endmacro %}
+
+{#- A URL without personal query parameters (and fragment parameters, as OAuth tokens travel there). -#}
+{% macro strip_url_parameters(url) -%}
+    case
+        when not regexp_matches({{ url }}, '[?#]') then {{ url }}
+        else
+            regexp_extract({{ url }}, '^[^?#]*')
+            || coalesce('?' || nullif({{ kept_url_parameters("regexp_extract(" ~ url ~ ", '\\?([^#]*)', 1)") }}, ''), '')
+            || coalesce('#' || nullif({{ kept_url_parameters("regexp_extract(" ~ url ~ ", '#(.*)$', 1)") }}, ''), '')
+    end
+{%- endmacro %}
+
+{#- IPv4 truncated to its /24 (a.b.c.0), IPv6 to its /48 (a:b:c::); anything else is dropped. -#}
+{% macro truncate_ip(ip) -%}
+    {%- set head = "list_filter(string_split(split_part(" ~ ip ~ ", '::', 1), ':'), lambda g: g != '')" -%}
+    {%- set tail = "case when contains(" ~ ip ~ ", '::') then list_filter(string_split(split_part(" ~ ip ~ ", '::', 2), ':'), lambda g: g != '') else [] end" -%}
+    case
+        when regexp_full_match({{ ip }}, '\d{1,3}(\.\d{1,3}){3}') then regexp_replace({{ ip }}, '\.\d{1,3}$', '.0')
+        when regexp_full_match({{ ip }}, '[0-9A-Fa-f:]*:[0-9A-Fa-f:]*')
+            then lower(array_to_string(
+                list_concat(
+                    {{ head }},
+                    list_transform(range(greatest(8 - len({{ head }}) - len({{ tail }}), 0)), lambda i: '0'),
+                    {{ tail }}
+                )[1:3],
+                ':'
+            )) || '::'
+    end
+{%- endmacro %}
+
+{#-
+  HMAC-SHA256 of the trimmed, lower-cased text, hex. The key never appears in SQL: the dbt-duckdb
+  plugin event_analytics.warehouse_plugin reads $EVENT_ANALYTICS_PII_KEY and sets the padded inner
+  and outer keys as session variables (RFC 2104: H(K xor opad || H(K xor ipad || m))).
+-#}
+{% macro pii_hmac(text) -%}
+    sha256(
+        coalesce(getvariable('event_analytics_pii_outer'), error('EVENT_ANALYTICS_PII_KEY is not set'))
+        || unhex(sha256(
+            coalesce(getvariable('event_analytics_pii_inner'), error('EVENT_ANALYTICS_PII_KEY is not set'))
+            || encode(lower(trim({{ text }})))
+        ))
+    )
+{%- endmacro %}
+
+{#- A text value made safe for the marts according to its plan entry (null when dropped). -#}
+{% macro pii_safe_text(text, spec) -%}
+    {%- if spec['pii'] and spec['pii_handling'] == 'hash' -%}
+        {{ pii_hmac(text) }}
+    {%- elif spec['pii'] and spec['pii_handling'] == 'truncate_ip' -%}
+        {{ truncate_ip(text) }}
+    {%- elif spec['pii'] -%}
+        null
+    {%- elif spec['format'] == 'url' -%}
+        {{ redact_free_text(strip_url_parameters(text)) }}
+    {%- elif spec['enum'] is not none -%}
+        case
+            when {{ text }} in ({% for v in spec['enum'] %}{{ sql_string(v) }}{{ ', ' if not loop.last }}{% endfor %})
+                then {{ text }}
+            else {{ redact_free_text(text) }}
+        end
+    {%- else -%}
+        {{ redact_free_text(text) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A JSON value made safe, or null (dropped): wrong types and PII-looking numbers do not pass. -#}
+{% macro pii_safe_json(value, spec) -%}
+    {%- set json_type = "json_type(" ~ value ~ ")" -%}
+    {%- set text = "json_extract_string(" ~ value ~ ", '$')" -%}
+    {%- if spec['pii'] and spec['pii_handling'] == 'drop' -%}
+        null
+    {%- elif spec['type'] in ('string', 'timestamp') or spec['pii'] -%}
+        case when {{ json_type }} = 'VARCHAR' then to_json({{ pii_safe_text(text, spec) }}) end
+    {%- elif spec['type'] in ('integer', 'number') -%}
+        {#- 13+ digits could be a card number; phone and IP shapes need separators a number lacks. -#}
+        case
+            when {{ json_type }} in ('BIGINT', 'UBIGINT', 'DOUBLE') and abs(try_cast({{ text }} as double)) < 1e12
+                then {{ value }}
+        end
+    {%- elif spec['type'] == 'boolean' -%}
+        case when {{ json_type }} = 'BOOLEAN' then {{ value }} end
+    {%- else -%}
+        case
+            when {{ json_type }} in ('OBJECT', 'ARRAY')
+                and not regexp_matches({{ value }}::varchar, {{ sql_string(pii_any_pattern()) }})
+                then {{ value }}
+        end
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  An event's planned properties (or traits) as PII-safe JSON: undeclared keys do not pass (their
+  meaning and sensitivity are unknown), dropped and null values are left out. Null for an event
+  that declares none, and for unplanned events.
+-#}
+{% macro pii_safe_section(event_name_column, section) -%}
+    case {{ event_name_column }}
+    {%- for event_name, event in tracking_plan()['events'].items() if event[section] %}
+        {%- set kept = [] %}
+        {%- for name, spec in event[section].items() if not (spec['pii'] and spec['pii_handling'] == 'drop') %}
+            {%- do kept.append((name, spec)) %}
+        {%- endfor %}
+        when {{ sql_string(event_name) }} then
+        {%- if kept %}
+            json_merge_patch('{}', json_object(
+            {%- for name, spec in kept %}
+                {{ sql_string(name) }}, {{ pii_safe_json(plan_field_column(section, name), spec) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+            ))
+        {%- else %} '{}'::json
+        {%- endif %}
+    {%- endfor %}
+    end
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""Data-quality validation: GX suites run as SQL against the warehouse."""
