@@ -6,8 +6,7 @@
 
 {#- One RE2 alternation of every redaction pattern: a cheap test before the replacements. -#}
 {% macro pii_any_pattern() -%}
-    {%- set patterns = tracking_plan()['pii']['redact'].values() | list -%}
-    {{ return('(' ~ patterns | join(')|(') ~ ')') }}
+    {{ return(tracking_plan()['pii']['redact_any']) }}
 {%- endmacro %}
 
 {#- Free text with each match of a pattern replaced by [kind], e.g. [email]. -#}

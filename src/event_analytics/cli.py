@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Raw product-analytics events to trustworthy warehouse tables.", no_args_is_help=True)
 plan_app = typer.Typer(help="The tracking plan (tracking_plan.yml).", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
+suites_app = typer.Typer(help="The GX expectation suites (expectations/).", no_args_is_help=True)
+app.add_typer(suites_app, name="suites")
+WEBHOOK_VARIABLE = "EVENT_ANALYTICS_ALERT_WEBHOOK"
 console = Console(stderr=True)
 
 
@@ -82,6 +85,9 @@ def run(
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
     vars: Annotated[str | None, typer.Option("--vars", help="dbt vars: a YAML mapping or file.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show dbt's output.")] = False,
+    skip_validation: Annotated[
+        bool, typer.Option("--skip-validation", help="Do not run the GX suites after dbt.")
+    ] = False,
     dev_key: Annotated[
         bool,
         typer.Option(
@@ -91,7 +97,7 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Run the pipeline (dbt build), incremental unless --full-refresh."""
+    """Run the pipeline (dbt build, then the GX suites), incremental unless --full-refresh."""
     from event_analytics.pipeline import parse_vars, run_dbt
     from event_analytics.state import nothing_to_do, record_success
 
@@ -125,8 +131,54 @@ def run(
             console.print(result.output[-4000:], markup=False, highlight=False)
         code = project.EXIT_VALIDATION_FAILED if result.only_tests_failed else project.EXIT_PIPELINE_ERROR
         raise fail(code, result.failure_reason())
-    record_success(warehouse, run_state)
     print_summary(warehouse, result)
+    if not skip_validation:
+        run_validation(warehouse)
+    # Recorded only once the suites pass: a failing run is redone, and alerts again, next time.
+    record_success(warehouse, run_state)
+
+
+def run_validation(warehouse: Path, data_docs: Path | None = None) -> None:
+    """Run the suites, print the outcome; exit 1 listing the failures."""
+    import os
+
+    from event_analytics.quality.checks import validate_warehouse
+
+    try:
+        report = validate_warehouse(
+            warehouse,
+            data_docs=data_docs or warehouse.parent / "data_docs",
+            webhook=os.environ.get(WEBHOOK_VARIABLE) or None,
+        )
+    except ConfigError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    summary = (
+        f"{report.suites} suites, {report.expectations} expectations, {len(report.failures)} failed "
+        f"in {report.seconds:.1f} s; Data Docs: {report.data_docs}"
+    )
+    if report.success:
+        typer.echo(f"validation passed: {summary}", err=True)
+        return
+    table = Table(title="failed expectations (offending values masked)")
+    for column in ("relation", "column", "expectation", "detail", "examples"):
+        table.add_column(column, overflow="fold")
+    for failure in report.failures:
+        table.add_row(
+            failure.relation, failure.column or "", failure.expectation, failure.detail, ", ".join(failure.examples)
+        )
+    console.print(table)
+    raise fail(project.EXIT_VALIDATION_FAILED, f"validation failed: {summary}")
+
+
+@app.command()
+def validate(
+    warehouse: Annotated[Path | None, typer.Option(help="DuckDB file (default warehouse/events.duckdb).")] = None,
+    data_docs: Annotated[
+        Path | None, typer.Option(help="Data Docs folder (default data_docs beside the warehouse).")
+    ] = None,
+) -> None:
+    """Run the GX suites against the warehouse; alert $EVENT_ANALYTICS_ALERT_WEBHOOK on failure."""
+    run_validation(warehouse or project.default_warehouse(), data_docs)
 
 
 def print_summary(warehouse: Path, result: RunResult | None) -> None:
@@ -201,6 +253,28 @@ def plan_check(
     if problems:
         raise fail(project.EXIT_VALIDATION_FAILED, f"{len(problems)} problem(s) in the tracking plan")
     typer.echo(f"tracking plan: {len(plan['events'])} events, no problems")
+
+
+@suites_app.command("generate")
+def suites_generate(
+    check: Annotated[bool, typer.Option("--check", help="Only check expectations/ is current; exit 1 if not.")] = False,
+) -> None:
+    """Write the schema suites (expectations/schema.*.json) from the models' YAML and the plan."""
+    from event_analytics.quality.suites import stale_suite_files, write_schema_suites
+
+    try:
+        if check:
+            stale = stale_suite_files()
+            for path in stale:
+                typer.echo(f"{path}: out of date: run `event-analytics suites generate`", err=True)
+            if stale:
+                raise fail(project.EXIT_VALIDATION_FAILED, f"{len(stale)} suite file(s) out of date")
+            typer.echo("expectations/: schema suites are current")
+            return
+        paths = write_schema_suites()
+    except ConfigError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    typer.echo(f"wrote {len(paths)} schema suites to {paths[0].parent if paths else 'expectations/'}")
 
 
 @plan_app.command("compile")

@@ -17,7 +17,7 @@ import duckdb
 
 from event_analytics.project import project_dir
 
-PROJECT_INPUTS = ("dbt_project.yml", "profiles", "models", "macros", "tests", "seeds")
+PROJECT_INPUTS = ("dbt_project.yml", "profiles", "models", "macros", "tests", "seeds", "expectations")
 LOADED_THROUGH = "select cast(max(_loaded_at) as varchar) from staging.stg_segment__events"
 
 

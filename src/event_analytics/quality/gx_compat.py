@@ -15,13 +15,17 @@ Postgres-derived dialect, except for these, each reproduced and fixed in tests/p
 4. While GX's engine is alive the DuckDB file is locked against dbt: ``release`` closes the kept
    connection and disposes the engine; validation opens the file read-only so it cannot write.
 5. ``import great_expectations`` costs seconds: the CLI imports this package only when it validates.
+6. Column types: duckdb-engine reflects through DuckDB's Postgres catalog emulation, where JSON is
+   ``varchar`` and VARCHAR becomes SQLAlchemy's generic ``String``, so a type expectation could not
+   tell a JSON column from text. Fix: reflected columns take their type from DuckDB's own
+   ``information_schema.columns``, as SQLAlchemy's uppercase type of the same name, so suites name
+   DuckDB's types (VARCHAR, JSON, BIGINT, DOUBLE, TIMESTAMP, ...), as dbt contracts do.
 
 ``install()`` is idempotent and changes nothing for other dialects.
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +48,7 @@ def install() -> None:
         return
     _keep_one_connection()
     _regex_in_duckdb()
+    _duckdb_column_types()
     _installed = True
 
 
@@ -84,12 +89,56 @@ def _regex_in_duckdb() -> None:
             module.get_dialect_regex_expression = get_dialect_regex_expression
 
 
-def release(execution_engines: list[Any]) -> None:
-    """Give the DuckDB file back: close kept connections, dispose engines, collect their finalizers."""
-    for engine in execution_engines:
-        connection = getattr(engine, "_connection", None)
-        if connection is not None and not connection.closed:
-            connection.close()
-        engine._connection = None
-        engine.engine.dispose()
-    gc.collect()
+# DuckDB type names (information_schema.columns.data_type) and the SQLAlchemy types they reflect as.
+DUCKDB_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
+    "VARCHAR": sa.VARCHAR,
+    "JSON": sa.JSON,
+    "BOOLEAN": sa.BOOLEAN,
+    "SMALLINT": sa.SMALLINT,
+    "INTEGER": sa.INTEGER,
+    "BIGINT": sa.BIGINT,
+    "DOUBLE": sa.DOUBLE,
+    "FLOAT": sa.FLOAT,
+    "DATE": sa.DATE,
+    "TIMESTAMP": sa.TIMESTAMP,
+    "TIMESTAMP WITH TIME ZONE": sa.TIMESTAMP,
+}
+
+
+def _duckdb_column_types() -> None:
+    import duckdb_engine
+
+    original = duckdb_engine.Dialect.get_columns
+
+    def get_columns(self: Any, connection: Any, table_name: str, schema: str | None = None, **kw: Any) -> Any:
+        columns = original(self, connection, table_name, schema=schema, **kw)
+        declared = dict(
+            connection.execute(
+                sa.text(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_name = :table and table_schema = coalesce(:schema, current_schema())"
+                ),
+                {"table": table_name, "schema": schema},
+            ).all()
+        )
+        for column in columns:
+            duckdb_type = DUCKDB_TYPES.get(str(declared.get(column["name"], "")).upper())
+            if duckdb_type is not None:
+                column["type"] = duckdb_type()
+        return columns
+
+    duckdb_engine.Dialect.get_columns = get_columns
+
+
+def release(datasource: Any) -> None:
+    """Give the DuckDB file back: close the kept connection and dispose both engines GX made for a
+    SQL datasource (its own, used to reflect tables, and its execution engine's). The caller drops
+    its GX objects and collects garbage afterwards: DuckDB closes a file when its last handle goes."""
+    execution_engine = datasource.get_execution_engine()
+    connection = getattr(execution_engine, "_connection", None)
+    if connection is not None and not connection.closed:
+        connection.close()
+    execution_engine._connection = None
+    execution_engine.engine.dispose()
+    if datasource._engine is not None:
+        datasource._engine.dispose()

@@ -1,0 +1,37 @@
+"""The data-quality alert: GX's Slack action, extended to name every failed expectation.
+
+GX's SlackNotificationAction posts to any Slack-compatible webhook, but even with
+show_failed_expectations=True its message does not list them (gx_compat, fact 5). This subclass
+keeps GX's rendering and HTTP posting and adds one section per failed expectation: relation,
+column, expectation, what was observed, and a few offending values with PII masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from great_expectations.checkpoint import SlackNotificationAction
+
+from event_analytics.quality.checks import failures_of
+
+MAX_LISTED = 10
+
+
+class FailedExpectationsAlert(SlackNotificationAction):
+    type: Literal["event_analytics_failed_expectations"] = "event_analytics_failed_expectations"
+    # The plan's PII patterns: offending values are masked with them before they leave.
+    masking_patterns: dict[str, str] = {}
+
+    def _render_validation_result(
+        self, result_identifier: Any, result: Any, action_context: Any = None
+    ) -> list[dict[str, Any]]:
+        blocks = super()._render_validation_result(result_identifier, result, action_context)
+        failures = failures_of(result, self.masking_patterns)
+        if failures:
+            # Slack caps a section at 3,000 characters.
+            shown = failures[:MAX_LISTED]
+            lines = [f"*Failed expectations in {result.suite_name}:*"] + [f"• {failure}"[:250] for failure in shown]
+            if len(failures) > len(shown):
+                lines.append(f"… and {len(failures) - len(shown)} more (see Data Docs)")
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
+        return blocks

@@ -1,0 +1,242 @@
+"""Run the GX suites against the warehouse through one Checkpoint, as SQL in DuckDB.
+
+GX opens the DuckDB file read-only and gives it back before returning (gx_compat.release), so dbt
+can write again. The Checkpoint's actions update Data Docs and, when a webhook is set, post the
+failed expectations (alerts.FailedExpectationsAlert).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from event_analytics.plan import compile_plan, read_plan
+from event_analytics.project import ConfigError
+from event_analytics.quality.masking import mask
+from event_analytics.quality.suites import (
+    NOW_PARAMETER,
+    PII_SCHEMA,
+    Relation,
+    load_schema_suites,
+    pii_suite,
+    reviewed_column_names,
+)
+
+DATA_DOCS_SITE = "event_analytics"
+CHECKPOINT_NAME = "event_analytics"
+EXAMPLES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Failure:
+    suite: str
+    relation: str
+    expectation: str
+    column: str | None
+    detail: str
+    examples: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        target = f"{self.relation}.{self.column}" if self.column else self.relation
+        shown = f" e.g. {', '.join(self.examples)}" if self.examples else ""
+        return f"{self.expectation} failed on {target}: {self.detail}{shown}"
+
+
+@dataclass
+class ValidationReport:
+    suites: int
+    expectations: int
+    failures: list[Failure]
+    seconds: float
+    data_docs: Path | None
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+
+def catalogue(warehouse: Path) -> dict[Relation, list[tuple[str, str]]]:
+    """Every table and view with its (column, DuckDB type) list, in column order."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            "where table_catalog = current_database() order by table_schema, table_name, ordinal_position"
+        ).fetchall()
+    relations: dict[Relation, list[tuple[str, str]]] = {}
+    for schema, table, column, data_type in rows:
+        relations.setdefault(Relation(schema, table), []).append((column, data_type))
+    return relations
+
+
+def suites_to_run(warehouse: Path, pii_schema: str = PII_SCHEMA) -> tuple[list[dict[str, Any]], list[Failure]]:
+    """Schema suites from expectations/ and PII suites for every relation of `pii_schema`; a schema
+    suite whose relation does not exist is a failure by itself."""
+    relations = catalogue(warehouse)
+    plan = compile_plan(read_plan())
+    reviewed = reviewed_column_names()
+    suites, missing = [], []
+    for suite in load_schema_suites():
+        schema, name = suite["meta"]["relation"].split(".", 1)
+        if Relation(schema, name) in relations:
+            suites.append(suite)
+        else:
+            missing.append(
+                Failure(suite["name"], suite["meta"]["relation"], "relation_exists", None, "relation not found")
+            )
+    for relation, columns in relations.items():
+        if relation.schema == pii_schema:
+            suites.append(pii_suite(relation, columns, plan, reviewed.get(str(relation), set())))
+    return suites, missing
+
+
+def validate_warehouse(
+    warehouse: Path,
+    *,
+    data_docs: Path | None = None,
+    webhook: str | None = None,
+    pii_schema: str = PII_SCHEMA,
+) -> ValidationReport:
+    """Run every suite once; failures come back (masked), alerts and Data Docs go out as GX actions."""
+    if not warehouse.is_file():
+        raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
+    started = time.perf_counter()
+    suites, failures = suites_to_run(warehouse, pii_schema)
+    patterns = compile_plan(read_plan())["pii"]["redact"]
+    expectations, suite_failures = _run_checkpoint(warehouse, suites, patterns, data_docs, webhook)
+    # GX's objects are gone now; collecting them closes the last DuckDB handle (gx_compat, fact 4).
+    gc.collect()
+    return ValidationReport(
+        suites=len(suites),
+        expectations=expectations,
+        failures=failures + suite_failures,
+        seconds=time.perf_counter() - started,
+        data_docs=(data_docs / "index.html") if data_docs is not None else None,
+    )
+
+
+def _run_checkpoint(
+    warehouse: Path,
+    suites: list[dict[str, Any]],
+    patterns: dict[str, str],
+    data_docs: Path | None,
+    webhook: str | None,
+) -> tuple[int, list[Failure]]:
+
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    from event_analytics.quality import gx_compat
+    from event_analytics.quality.alerts import FailedExpectationsAlert
+
+    gx_compat.install()
+    # GX warns once per type expectation that DuckDB has no dialect module of its own (gx_compat 6).
+    logging.getLogger("great_expectations.expectations.type_comparison").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = context.data_sources.add_sql(
+        name="warehouse",
+        connection_string=f"duckdb:///{warehouse.resolve()}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
+    try:
+        definitions = []
+        assets: dict[str, Any] = {}
+        for suite_data in suites:
+            relation = suite_data["meta"]["relation"]
+            if relation not in assets:
+                schema, name = relation.split(".", 1)
+                asset = datasource.add_table_asset(name=relation, table_name=name, schema_name=schema)
+                assets[relation] = asset.add_batch_definition_whole_table("whole table")
+            suite = context.suites.add(
+                gx.ExpectationSuite(
+                    name=suite_data["name"],
+                    meta=suite_data["meta"],
+                    expectations=[
+                        ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"]).to_domain_obj()
+                        for e in suite_data["expectations"]
+                    ],
+                )
+            )
+            definitions.append(
+                context.validation_definitions.add(
+                    gx.ValidationDefinition(name=suite_data["name"], data=assets[relation], suite=suite)
+                )
+            )
+        actions: list[Any] = []
+        if data_docs is not None:
+            context.add_data_docs_site(
+                DATA_DOCS_SITE,
+                {
+                    "class_name": "SiteBuilder",
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(data_docs.resolve()),
+                    },
+                },
+            )
+            actions.append(UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE]))
+        if webhook:
+            actions.append(
+                FailedExpectationsAlert(
+                    name="alert_owners", slack_webhook=webhook, notify_on="failure", masking_patterns=patterns
+                )
+            )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=CHECKPOINT_NAME,
+                validation_definitions=definitions,
+                actions=actions,
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES_SHOWN},
+            )
+        )
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        result = checkpoint.run(expectation_parameters={NOW_PARAMETER: now})
+        expectations, failures = 0, []
+        for suite_result in result.run_results.values():
+            expectations += len(suite_result.results)
+            failures.extend(failures_of(suite_result, patterns))
+        return expectations, failures
+    finally:
+        gx_compat.release(datasource)
+
+
+def failures_of(suite_result: Any, patterns: dict[str, str]) -> list[Failure]:
+    """The failed expectations of one suite's result, offending values masked."""
+    relation = suite_result.suite_name.split(".", 1)[1]  # suites are named <kind>.<schema>.<relation>
+    failures = []
+    for result in suite_result.results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        info = result.exception_info or {}
+        if info.get("raised_exception"):
+            detail = f"raised {info.get('exception_message')}"
+            examples: list[str] = []
+        else:
+            detail, examples = describe(result.result or {}, patterns)
+        failures.append(
+            Failure(suite_result.suite_name, relation, config.type, config.kwargs.get("column"), detail, examples)
+        )
+    return failures
+
+
+def describe(result: dict[str, Any], patterns: dict[str, str]) -> tuple[str, list[str]]:
+    if "unexpected_count" in result:
+        examples = [mask(str(value), patterns) for value in (result.get("partial_unexpected_list") or [])]
+        return f"{result['unexpected_count']} unexpected of {result.get('element_count')} rows", examples
+    observed = result.get("observed_value")
+    details = result.get("details") or {}
+    mismatched = details.get("mismatched")
+    if mismatched:
+        return f"observed {mask(str(observed), patterns)}; mismatched {mismatched}", []
+    return f"observed {mask(str(observed), patterns)}", []
