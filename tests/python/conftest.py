@@ -11,7 +11,10 @@ import duckdb
 import pytest
 
 from event_analytics.pipeline import RunResult, run_dbt
+from event_analytics.plan import compile_plan, read_plan
 from event_analytics.secrets import PII_KEY_VARIABLE
+
+PLANNED_EVENTS = compile_plan(read_plan())["events"]
 
 # Every test's pipeline hashes with this key; tests of a missing key remove it themselves.
 TEST_PII_KEY = "test-pii-key"
@@ -97,7 +100,23 @@ def message(
     if user_id is not None:
         body["userId"] = user_id
     body.update(extra)
+    if type == "track" and event in PLANNED_EVENTS:
+        # Valid against the tracking plan unless a test says otherwise: required properties filled.
+        required = {
+            name: placeholder(spec)
+            for name, spec in PLANNED_EVENTS[event]["properties"].items()
+            if spec["required"] and name not in (body.get("properties") or {})
+        }
+        if required:
+            body["properties"] = {**required, **(body.get("properties") or {})}
     return body
+
+
+def placeholder(spec: dict[str, Any]) -> Any:
+    if spec["enum"]:
+        value = spec["enum"][0]
+        return int(value) if spec["type"] == "integer" else value
+    return {"string": "x", "integer": 1, "number": 1.5, "boolean": True}.get(spec["type"], "x")
 
 
 @pytest.fixture

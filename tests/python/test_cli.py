@@ -13,8 +13,10 @@ from event_analytics.cli import app
 runner = CliRunner()
 
 
-def run_cli(landing: Path, warehouse: Path, *extra: str) -> Result:
-    return runner.invoke(app, ["run", "--landing", str(landing), "--warehouse", str(warehouse), *extra])
+def run_cli(landing: Path, warehouse: Path, *extra: str, validate: bool = False) -> Result:
+    """`event-analytics run`; the GX suites (tested in test_validation.py) only when asked."""
+    skip = [] if validate else ["--skip-validation"]
+    return runner.invoke(app, ["run", "--landing", str(landing), "--warehouse", str(warehouse), *skip, *extra])
 
 
 def landing_with_two_events(root: Path) -> Path:
@@ -33,8 +35,9 @@ def landing_with_two_events(root: Path) -> Path:
 
 def test_run_prints_summary_and_exits_0(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
-    result = run_cli(landing, tmp_path / "w.duckdb")
+    result = run_cli(landing, tmp_path / "w.duckdb", validate=True)
     assert result.exit_code == 0, result.output
+    assert "validation passed" in result.stderr
     summary = summary_of(result.stdout)
     assert summary["lines read"] == "4"
     assert summary["events"] == "2"

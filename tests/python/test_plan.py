@@ -99,6 +99,12 @@ def test_plan_check_cli_against_a_git_revision(tmp_path: Path, monkeypatch: pyte
     subprocess.run([*git, "commit", "-qam", "plan", "--allow-empty"], cwd=repo, check=True)
     subprocess.run(["git", "add", "tracking_plan.yml"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "plan"], cwd=repo, check=True)
+    # dbt's copy of the plan is generated; check fails until `plan compile` has written it.
+    stale = runner.invoke(app, ["plan", "check"])
+    assert stale.exit_code == 1
+    assert "tracking_plan.sql: out of date: run `event-analytics plan compile`" in stale.stderr
+    (repo / "macros").mkdir()
+    assert runner.invoke(app, ["plan", "compile"]).exit_code == 0
     assert runner.invoke(app, ["plan", "check", "--against", "HEAD"]).exit_code == 0
 
     del plan["events"]["checkout_failed"]["properties"]["reason"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
+import hmac
 from pathlib import Path
 
-from conftest import build, message, query, write_lines
+from conftest import TEST_PII_KEY, build, message, query, write_lines
 
 T = "2026-10-01T10:00:00Z"
 
@@ -61,7 +63,8 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
     with gzip.open(landing / "nested" / "2026-10-02.jsonl.gz", "wt") as f:
         f.write(
             '{"messageId": 42, "type": "TRACK", "event": "order_completed", "userId": 7, '
-            '"timestamp": "2026-10-02T00:00:00Z", "receivedAt": "2026-10-02T00:00:01Z"}\n'
+            '"timestamp": "2026-10-02T00:00:00Z", "receivedAt": "2026-10-02T00:00:01Z", '
+            '"properties": {"order_id": "o-1", "revenue": 10}}\n'
         )
     warehouse = workdir / "w.duckdb"
     build(landing, warehouse)
@@ -95,15 +98,17 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
         for row in query(
             warehouse,
             "select event_id, event_type, event_name, occurred_at, user_key, page_path, source_file, "
-            "json_extract_string(properties, '$.k') from marts.fct_events",
+            "properties::varchar from marts.fct_events",
         )
     }
+    # Properties: only those the plan declares for the event (the undeclared 'k' does not pass).
+    viewed = '{"product_id":"x"}'
     assert events == {
-        "ok-offset": ("track", "product_viewed", dt.datetime(2026, 10, 1, 10, 0, 0, 250000), "u1", None, f, None),
-        "page-1": ("page", "page_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", "/pricing", f, None),
-        "screen-1": ("screen", "screen_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, None),
+        "ok-offset": ("track", "product_viewed", dt.datetime(2026, 10, 1, 10, 0, 0, 250000), "u1", None, f, viewed),
+        "page-1": ("page", "page_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", "/pricing", f, "{}"),
+        "screen-1": ("screen", "screen_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, "{}"),
         "identify-1": ("identify", "user_identified", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, None),
-        "extra-fields": ("track", "product_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, "v"),
+        "extra-fields": ("track", "product_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, viewed),
         "42": (
             "track",
             "order_completed",
@@ -111,7 +116,7 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
             "7",
             None,
             "nested/2026-10-02.jsonl.gz",
-            None,
+            '{"order_id":"o-1","revenue":10}',
         ),
     }
     # 21 lines in the first file, 2 of them blank; 1 in the second.
@@ -126,12 +131,16 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
     assert sessions == [(None, None, None, None, None, 4)]
 
 
-def test_traits_never_reach_fct_events(workdir: Path) -> None:
+def test_traits_reach_fct_events_hashed_or_dropped_as_the_plan_says(workdir: Path) -> None:
     landing = workdir / "landing"
-    write_lines(
-        landing / "a.jsonl",
-        [message("id-1", T, type="identify", user_id="u1", anonymous_id="a1", traits={"email": "x@example.com"})],
-    )
+    traits = {"email": "  X.Person@Example.com ", "name": "Xavier Person", "favourite": "blue"}
+    write_lines(landing / "a.jsonl", [message("id-1", T, type="identify", user_id="u1", anonymous_id="a1", traits=traits)])
     warehouse = workdir / "w.duckdb"
     build(landing, warehouse)
-    assert query(warehouse, "select properties from marts.fct_events") == [(None,)]
+    # email: pii_handling hash (HMAC-SHA256 of the trimmed, lower-cased address); name: dropped;
+    # favourite: not in the plan, does not pass.
+    expected = hmac.new(TEST_PII_KEY.encode(), b"x.person@example.com", hashlib.sha256).hexdigest()
+    assert query(warehouse, "select properties, traits::varchar from marts.fct_events") == [
+        (None, f'{{"email":"{expected}"}}')
+    ]
+    assert query(warehouse, "select email_hash from marts.dim_users") == [(expected,)]
