@@ -134,7 +134,9 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
 def test_traits_reach_fct_events_hashed_or_dropped_as_the_plan_says(workdir: Path) -> None:
     landing = workdir / "landing"
     traits = {"email": "  X.Person@Example.com ", "name": "Xavier Person", "favourite": "blue"}
-    write_lines(landing / "a.jsonl", [message("id-1", T, type="identify", user_id="u1", anonymous_id="a1", traits=traits)])
+    write_lines(
+        landing / "a.jsonl", [message("id-1", T, type="identify", user_id="u1", anonymous_id="a1", traits=traits)]
+    )
     warehouse = workdir / "w.duckdb"
     build(landing, warehouse)
     # email: pii_handling hash (HMAC-SHA256 of the trimmed, lower-cased address); name: dropped;

@@ -104,9 +104,7 @@ def schema_suite(relation: Relation, model: dict[str, Any], planned_events: list
         if data_type.startswith("TIMESTAMP"):
             # Per value, not the column's max: an empty table or an all-null column passes.
             expectations.append(
-                expectation(
-                    "expect_column_values_to_be_between", column=name, max_value={"$PARAMETER": NOW_PARAMETER}
-                )
+                expectation("expect_column_values_to_be_between", column=name, max_value={"$PARAMETER": NOW_PARAMETER})
             )
     for test in model.get("data_tests") or []:
         test_name, args, config = _test_name_and_args(test)
