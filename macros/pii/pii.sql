@@ -109,7 +109,8 @@
     {%- elif spec['type'] in ('integer', 'number') -%}
         {#- 13+ digits could be a card number; phone and IP shapes need separators a number lacks. -#}
         case
-            when {{ json_type }} in ('BIGINT', 'UBIGINT', 'DOUBLE') and abs(try_cast({{ text }} as double)) < 1e12
+            when {{ json_type }} in ({% for t in plan_json_types(spec['type']) %}{{ sql_string(t) }}{{ ', ' if not loop.last }}{% endfor %})
+                and abs(try_cast({{ text }} as double)) < 1e12
                 then {{ value }}
         end
     {%- elif spec['type'] == 'boolean' -%}
