@@ -19,6 +19,7 @@
                         'section': section,
                         'name': name,
                         'path': '$.' ~ section ~ '."' ~ name ~ '"',
+                        'column': plan_field_column(section, name),
                     }) -%}
                 {%- endif -%}
             {%- endfor -%}

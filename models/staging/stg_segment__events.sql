@@ -57,9 +57,9 @@ extracted as (
                     '$.context.campaign.name',
                     '$.context.ip',
                     '$.context.userAgent',
-                    '$.context.locale'
-                    {%- for field in plan_fields() %},
-                    {{ sql_string(field.path) }}
+                    '$.context.locale',
+                    {%- for field in plan_fields() %}
+                        {{ sql_string(field.path) }}{{ ',' if not loop.last }}
                     {%- endfor %}
                 ])
         end as json_fields
@@ -91,11 +91,10 @@ field_texts as (
         json_extract_string(json_fields[15], '$') as utm_campaign,
         json_extract_string(json_fields[16], '$') as ip,
         json_extract_string(json_fields[17], '$') as user_agent,
-        json_extract_string(json_fields[18], '$') as locale,
         {%- for field in plan_fields() %}
-        json_fields[{{ 18 + loop.index }}] as {{ plan_field_column(field.section, field.name) }}
-        {{- ',' if not loop.last }}
+            json_fields[{{ 18 + loop.index }}] as {{ field.column }},
         {%- endfor %}
+        json_extract_string(json_fields[18], '$') as locale
     from extracted
 ),
 
@@ -122,7 +121,7 @@ typed as (
         user_agent,
         locale,
         {%- for field in plan_fields() %}
-        {{ plan_field_column(field.section, field.name) }},
+            {{ field.column }},
         {%- endfor %}
         case lower(nullif(trim(type_text), ''))
             when 'track' then nullif(trim(event_text), '')
@@ -152,8 +151,8 @@ classified as (
                 then 'unsupported_type'
             when event_type = 'track' and track_event is null then 'missing_event_name'
             {%- if var('tracking_plan_mode') == 'enforce' %}
-            when violations = 'unplanned_event' then 'unplanned_event'
-            when violations is not null then 'schema_violation'
+                when violations = 'unplanned_event' then 'unplanned_event'
+                when violations is not null then 'schema_violation'
             {%- endif %}
         end as reject_reason
     from checked
