@@ -2,8 +2,9 @@
 
 GX's SlackNotificationAction posts to any Slack-compatible webhook, but even with
 show_failed_expectations=True its message does not list them (gx_compat, fact 5). This subclass
-keeps GX's rendering and HTTP posting and adds one section per failed expectation: relation,
-column, expectation, what was observed, and a few offending values with PII masked.
+keeps GX's rendering and HTTP posting, renders only the suites that failed, and adds a section
+listing their failed expectations: relation, column, expectation, what was observed, and a few
+offending values with PII masked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class FailedExpectationsAlert(SlackNotificationAction):
     def _render_validation_result(
         self, result_identifier: Any, result: Any, action_context: Any = None
     ) -> list[dict[str, Any]]:
+        if result.success:
+            # Only the suites that failed: a Slack message holds at most 50 blocks.
+            return []
         blocks = super()._render_validation_result(result_identifier, result, action_context)
         failures = failures_of(result, self.masking_patterns)
         if failures:
