@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/sqlfluff lint models tests
 	$(BIN)/event-analytics plan check
+	$(BIN)/event-analytics suites generate --check
 
 test: lint test-dbt test-python
 

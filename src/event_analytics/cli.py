@@ -255,6 +255,28 @@ def plan_check(
     typer.echo(f"tracking plan: {len(plan['events'])} events, no problems")
 
 
+@plan_app.command("docs")
+def plan_docs(
+    out: Annotated[Path, typer.Option(help="File to write (.md or .html).")] = Path("docs/tracking_plan.md"),
+    warehouse: Annotated[
+        Path | None, typer.Option(help="DuckDB file to count from (default warehouse/events.duckdb).")
+    ] = None,
+    format: Annotated[str | None, typer.Option(help="markdown or html (default: from --out's suffix).")] = None,
+) -> None:
+    """Write a readable catalogue of the plan, with each event's volume and violation count."""
+    from event_analytics.catalogue import FORMATS, write_catalogue
+    from event_analytics.plan import read_plan
+
+    fmt = format or ("html" if out.suffix.lower() in {".html", ".htm"} else "markdown")
+    if fmt not in FORMATS:
+        raise fail(project.EXIT_CONFIG_ERROR, f"--format must be one of {', '.join(FORMATS)}")
+    try:
+        path = write_catalogue(read_plan(), warehouse or project.default_warehouse(), out, fmt)
+    except ConfigError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    typer.echo(f"wrote {path}")
+
+
 @suites_app.command("generate")
 def suites_generate(
     check: Annotated[bool, typer.Option("--check", help="Only check expectations/ is current; exit 1 if not.")] = False,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from conftest import build, message, write_lines
 from event_analytics.cli import app
+from event_analytics.pipeline import run_dbt
+from event_analytics.project import EXIT_CONFIG_ERROR
+from event_analytics.secrets import PII_KEY_VARIABLE
 
 runner = CliRunner()
 
@@ -127,3 +131,29 @@ def test_a_run_stopped_after_loading_is_finished_by_the_next(tmp_path: Path) -> 
     finished = run_cli(landing, warehouse)
     assert "nothing to do" not in finished.stderr
     assert summary_of(finished.stdout)["events"] == "3"
+
+
+def test_a_run_without_a_pii_key_refuses_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PII_KEY_VARIABLE)
+    landing = landing_with_two_events(tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    refused = run_cli(landing, warehouse)
+    assert refused.exit_code == EXIT_CONFIG_ERROR
+    assert "EVENT_ANALYTICS_PII_KEY is not set" in refused.stderr
+    assert not warehouse.exists()
+    # dbt run directly refuses too: the warehouse plugin will not hash without a key
+    direct = run_dbt("run", landing=landing, warehouse=warehouse)
+    assert not direct.ok
+    assert "EVENT_ANALYTICS_PII_KEY is not set" in direct.output
+
+    # --dev-key (make run) creates a local key once, says so, and reuses it
+    first = run_cli(landing, warehouse, "--dev-key")
+    assert first.exit_code == 0, first.output
+    key_file = tmp_path / "pii.key"
+    assert f"created a development PII key in {key_file}" in first.stderr
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text()
+    second = run_cli(landing, warehouse, "--dev-key", "--full-refresh")
+    assert second.exit_code == 0, second.output
+    assert "created a development PII key" not in second.stderr
+    assert key_file.read_text() == key

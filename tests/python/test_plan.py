@@ -6,6 +6,7 @@ import copy
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -113,3 +114,33 @@ def test_plan_check_cli_against_a_git_revision(tmp_path: Path, monkeypatch: pyte
     assert result.exit_code == 1
     assert "checkout_failed: breaking change without a MODEL bump: properties.reason removed" in result.stderr
     assert runner.invoke(app, ["plan", "check", "--against", "no-such-rev"]).exit_code == 2
+
+
+def test_plan_docs_counts_events_and_violations_from_the_warehouse(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts; create schema staging")
+        con.execute(
+            "create table marts.fct_events as select * from (values "
+            "('product_added'), ('product_added'), ('page_viewed'), ('coupon_sprayed')) as t(event_name)"
+        )
+        con.execute(
+            "create table staging.stg_segment__events as select * from (values "
+            "('product_added', 'properties.product_id: missing'), ('product_added', null), "
+            "('coupon_sprayed', 'unplanned_event'), ('coupon_sprayed', 'unplanned_event'), (null, null)) "
+            "as t(event_name, violations)"
+        )
+    out = tmp_path / "docs" / "plan.md"
+    result = runner.invoke(app, ["plan", "docs", "--warehouse", str(warehouse), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "| [product_added](#product_added) | commerce-team | 1-0-0 | 2 | 1 |" in text
+    assert "| [page_viewed](#page_viewed) | web-team | 1-0-0 | 1 | 0 |" in text
+    assert "| [order_completed](#order_completed) | commerce-team | 1-0-0 | 0 | 0 |" in text
+    assert "| properties.search_term | string | yes |  |  | redacted | Free text typed by the user. |" in text
+    assert "| traits.email | string |  |  | yes | hash |" in text
+    assert text.endswith("| coupon_sprayed | 1 | 2 |\n")
+
+    page = tmp_path / "plan.html"
+    assert runner.invoke(app, ["plan", "docs", "--warehouse", str(warehouse), "--out", str(page)]).exit_code == 0
+    assert "<td>product_added</td><td>commerce-team</td><td>1-0-0</td><td>2</td><td>1</td>" in page.read_text()
