@@ -2,7 +2,7 @@
 
 GX opens the DuckDB file read-only and gives it back before returning (gx_compat.release), so dbt
 can write again. The Checkpoint's actions update Data Docs and, when a webhook is set, post the
-failed expectations (alerts.FailedExpectationsAlert).
+failed expectations (actions.FailedExpectationsAlert).
 """
 
 from __future__ import annotations
@@ -130,12 +130,11 @@ def _run_checkpoint(
 ) -> tuple[int, list[Failure]]:
 
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     from event_analytics.quality import gx_compat
-    from event_analytics.quality.alerts import FailedExpectationsAlert
+    from event_analytics.quality.actions import FailedExpectationsAlert, UpdateDataDocsOnce
 
     gx_compat.install()
     # GX warns once per type expectation that DuckDB has no dialect module of its own (gx_compat 6).
@@ -184,7 +183,7 @@ def _run_checkpoint(
                     },
                 },
             )
-            actions.append(UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE]))
+            actions.append(UpdateDataDocsOnce(name="update_data_docs", site_names=[DATA_DOCS_SITE]))
         if webhook:
             actions.append(
                 FailedExpectationsAlert(

@@ -1,17 +1,22 @@
-"""The data-quality alert: GX's Slack action, extended to name every failed expectation.
+"""The Checkpoint's actions: GX's own, extended where they fall short.
 
-GX's SlackNotificationAction posts to any Slack-compatible webhook, but even with
+FailedExpectationsAlert. GX's SlackNotificationAction posts to any Slack-compatible webhook, but even with
 show_failed_expectations=True its message does not list them (gx_compat, fact 5). This subclass
 keeps GX's rendering and HTTP posting, renders only the suites that failed, and adds a section
 listing their failed expectations: relation, column, expectation, what was observed, and a few
 offending values with PII masked.
+
+UpdateDataDocsOnce. GX's UpdateDataDocsAction rebuilds the site, index included, once per
+validation result: with ~17 suites that was 10 of 16 seconds of a validation. This one builds the
+pages of all results, and the index, in one go.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from great_expectations.checkpoint import SlackNotificationAction
+from great_expectations.checkpoint import SlackNotificationAction, UpdateDataDocsAction
+from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
 from event_analytics.quality.checks import failures_of
 
@@ -39,3 +44,13 @@ class FailedExpectationsAlert(SlackNotificationAction):
                 lines.append(f"… and {len(failures) - len(shown)} more (see Data Docs)")
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
         return blocks
+
+
+class UpdateDataDocsOnce(UpdateDataDocsAction):
+    type: Literal["event_analytics_update_data_docs_once"] = "event_analytics_update_data_docs_once"
+
+    def run(self, checkpoint_result: Any, action_context: Any = None) -> dict[str, Any]:
+        identifiers: list[Any] = []
+        for result_identifier, result in checkpoint_result.run_results.items():
+            identifiers += [result_identifier, ExpectationSuiteIdentifier(name=result.suite_name)]
+        return self._build_data_docs(site_names=self.site_names, resource_identifiers=identifiers)
