@@ -152,6 +152,8 @@ def run_validation(warehouse: Path, data_docs: Path | None = None) -> None:
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    except Exception as exc:  # GX or the warehouse failing is the pipeline's failure, not the data's
+        raise fail(project.EXIT_PIPELINE_ERROR, f"validation could not run: {type(exc).__name__}: {exc}") from exc
     summary = (
         f"{report.suites} suites, {report.expectations} expectations, {len(report.failures)} failed "
         f"in {report.seconds:.1f} s; Data Docs: {report.data_docs}"
@@ -214,7 +216,7 @@ def bench(
     )
     report = json.loads(path.read_text())
     table = Table(title=f"benchmark ({report['machine']['cores']} cores) -> {path}")
-    for column in ("events", "run", "wall s", "cpu s", "peak MB", "x baseline"):
+    for column in ("events", "run", "wall s", "dbt s", "gx s", "cpu s", "peak MB", "x baseline"):
         table.add_column(column, justify="right")
     for size in report["sizes"]:
         for run_name in ("baseline", "full_build", "incremental_one_day", "noop"):
@@ -223,6 +225,8 @@ def bench(
                 f"{size['events']:,}",
                 run_name,
                 f"{m['wall_seconds']:.1f}",
+                f"{m.get('stage_seconds', {}).get('dbt', 0):.1f}",
+                f"{m.get('stage_seconds', {}).get('gx', 0):.1f}",
                 f"{m['cpu_seconds']:.1f}",
                 f"{m['peak_rss_mb']:.0f}",
                 f"{m.get('ratio_to_baseline', 1.0):.2f}",

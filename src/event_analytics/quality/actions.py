@@ -53,4 +53,12 @@ class UpdateDataDocsOnce(UpdateDataDocsAction):
         identifiers: list[Any] = []
         for result_identifier, result in checkpoint_result.run_results.items():
             identifiers += [result_identifier, ExpectationSuiteIdentifier(name=result.suite_name)]
-        return self._build_data_docs(site_names=self.site_names, resource_identifiers=identifiers)
+        self._build_data_docs(site_names=self.site_names, resource_identifiers=identifiers)
+        # What GX's own action returns, so later actions can link each result's page.
+        return {
+            result_identifier: {
+                site["site_name"]: site["site_url"]
+                for site in self._get_docs_sites_urls(resource_identifier=result_identifier, site_names=self.site_names)
+            }
+            for result_identifier in checkpoint_result.run_results
+        }
