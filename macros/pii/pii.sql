@@ -127,7 +127,8 @@
 {#-
   An event's planned properties (or traits) as PII-safe JSON: undeclared keys do not pass (their
   meaning and sensitivity are unknown), dropped and null values are left out. Null for an event
-  that declares none, and for unplanned events.
+  that declares none, and for unplanned events. Assembled as text from the values' own JSON and
+  cast once: json_object with json_merge_patch exhausted a 3.5 GB memory limit at 10M events.
 -#}
 {% macro pii_safe_section(event_name_column, section) -%}
     case {{ event_name_column }}
@@ -138,11 +139,12 @@
         {%- endfor %}
         when {{ sql_string(event_name) }} then
         {%- if kept %}
-            json_merge_patch('{}', json_object(
+            cast('{' || concat_ws(
+                ','
             {%- for name, spec in kept %}
-                {{ sql_string(name) }}, {{ pii_safe_json(plan_field_column(section, name), spec) }}{{ ',' if not loop.last }}
+                , {{ sql_string(tojson(name) ~ ':') }} || ({{ pii_safe_json(plan_field_column(section, name), spec) }})
             {%- endfor %}
-            ))
+            ) || '}' as json)
         {%- else %} '{}'::json
         {%- endif %}
     {%- endfor %}

@@ -176,6 +176,10 @@ def run_baseline(database: str, files: list[str]) -> None:
     con.close()
 
 
+# The generator holds a batch in memory (~10 GB at 10M events); bigger sizes are several batches.
+GENERATE_CHUNK = 10_000_000
+
+
 def median_of(runs: list[Measurement]) -> Measurement:
     chosen = sorted(runs, key=lambda m: m.wall_seconds)[len(runs) // 2]
     return Measurement(
@@ -187,24 +191,38 @@ def median_of(runs: list[Measurement]) -> Measurement:
     )
 
 
-def cached_events(cache: Path, events: int, days: int) -> list[Path]:
+def cached_events(cache: Path, events: int, days: int) -> tuple[Path, list[Path]]:
+    """The cached folder and its files. Above GENERATE_CHUNK events, several independent batches
+    (own seed, same days and users) go to part-N sub-folders: the generator holds a batch in memory."""
     folder = cache / f"events-{events}-days-{days}"
     if not (folder / ".complete").exists():
         shutil.rmtree(folder, ignore_errors=True)
-        generate(GenerateOptions(out=folder, events=events, days=days, faults=0.005, seed=42))
+        parts = -(-events // GENERATE_CHUNK)
+        for part in range(parts):
+            size = min(GENERATE_CHUNK, events - part * GENERATE_CHUNK)
+            out = folder if parts == 1 else folder / f"part-{part}"
+            generate(GenerateOptions(out=out, events=size, days=days, faults=0.005, seed=42 + part))
         (folder / ".complete").touch()
-    return sorted(folder.glob("*.jsonl.gz"))
+    return folder, sorted(folder.rglob("*.jsonl.gz"))
 
 
 def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, Any]:
-    files = cached_events(cache, events, days)
-    full_files, new_day = files[:-1], files[-1]
+    folder, files = cached_events(cache, events, days)
+    last_day = max(path.name for path in files)
+    full_files = [path for path in files if path.name != last_day]
+    new_day = [path for path in files if path.name == last_day]
     work = cache / f"run-{events}"
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"
     landing.mkdir(parents=True)
+
+    def land(path: Path) -> None:
+        target = landing / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(path)
+
     for path in full_files:
-        (landing / path.name).symlink_to(path)
+        land(path)
     warehouse = work / "events.duckdb"
 
     baseline = measured_baseline(full_files, work / "baseline.duckdb")
@@ -215,7 +233,8 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
     # Incremental: one new day, repeated from a copy of the full build when it is short.
     before = work / "before-incremental.duckdb"
     shutil.copy(warehouse, before)
-    (landing / new_day.name).symlink_to(new_day)
+    for path in new_day:
+        land(path)
     incremental_runs = []
     while True:
         measured = measured_run(landing, warehouse)
