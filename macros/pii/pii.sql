@@ -142,7 +142,8 @@
             cast('{' || concat_ws(
                 ','
             {%- for name, spec in kept %}
-                , {{ sql_string(tojson(name) ~ ':') }} || ({{ pii_safe_json(plan_field_column(section, name), spec) }})
+                , {{ sql_string(tojson(name) ~ ':') }}
+                || cast(({{ pii_safe_json(plan_value(event, section, name), spec) }}) as varchar)
             {%- endfor %}
             ) || '}' as json)
         {%- else %} '{}'::json

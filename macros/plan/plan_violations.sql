@@ -10,7 +10,7 @@
             '; '
             {%- for section in ['properties', 'traits'] %}
                 {%- for name, spec in event[section].items() %}
-                    {%- set value = plan_field_column(section, name) %}
+                    {%- set value = plan_value(event, section, name) %}
             , {{ plan_property_violation(section ~ '.' ~ name, value, spec) }}
                 {%- endfor %}
             {%- endfor %}

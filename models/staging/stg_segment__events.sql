@@ -35,8 +35,7 @@ extracted as (
         line_number,
         raw_line,
         is_json_object,
-        -- one parse per line: every field as JSON (a short text each, cheap to unquote below),
-        -- the tracking plan's properties and traits included
+        -- one parse per line: every field as JSON (a short text each, cheap to unquote below)
         case
             when is_json_object
                 then json_extract(raw_line, [
@@ -58,9 +57,8 @@ extracted as (
                     '$.context.ip',
                     '$.context.userAgent',
                     '$.context.locale',
-                    {%- for field in plan_fields() %}
-                        {{ sql_string(field.path) }}{{ ',' if not loop.last }}
-                    {%- endfor %}
+                    '$.properties',
+                    '$.traits'
                 ])
         end as json_fields
     from non_blank_lines
@@ -91,10 +89,10 @@ field_texts as (
         json_extract_string(json_fields[15], '$') as utm_campaign,
         json_extract_string(json_fields[16], '$') as ip,
         json_extract_string(json_fields[17], '$') as user_agent,
-        {%- for field in plan_fields() %}
-            json_fields[{{ 18 + loop.index }}] as {{ field.column }},
-        {%- endfor %}
-        json_extract_string(json_fields[18], '$') as locale
+        json_extract_string(json_fields[18], '$') as locale,
+        -- objects only: a scalar or array where an object belongs counts as absent
+        case when left(json_fields[19], 1) = '{' then json_fields[19] end as properties_object,
+        case when left(json_fields[20], 1) = '{' then json_fields[20] end as traits_object
     from extracted
 ),
 
@@ -120,9 +118,8 @@ typed as (
         ip,
         user_agent,
         locale,
-        {%- for field in plan_fields() %}
-            {{ field.column }},
-        {%- endfor %}
+        properties_object,
+        traits_object,
         case lower(nullif(trim(type_text), ''))
             when 'track' then nullif(trim(event_text), '')
             when 'page' then 'page_viewed'
@@ -132,11 +129,19 @@ typed as (
     from field_texts
 ),
 
+planned as (
+    select
+        *,
+        {{ plan_values('event_name', 'properties', 'properties_object') }} as {{ plan_values_column('properties') }},
+        {{ plan_values('event_name', 'traits', 'traits_object') }} as {{ plan_values_column('traits') }}
+    from typed
+),
+
 checked as (
     select
         *,
         {{ plan_violations('event_name') }} as violations
-    from typed
+    from planned
 ),
 
 classified as (
