@@ -27,10 +27,6 @@
     {{ plan_values_column(section) }}[{{ (event[section].keys() | list).index(name) + 1 }}]
 {%- endmacro %}
 
-{% macro planned_event_names() -%}
-    {{ return(tracking_plan()['events'].keys() | list | sort) }}
-{%- endmacro %}
-
 {#- DuckDB json_type names a value may have for each plan type. -#}
 {% macro plan_json_types(plan_type) -%}
     {{ return({
