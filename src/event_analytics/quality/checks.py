@@ -75,11 +75,12 @@ def catalogue(warehouse: Path) -> dict[Relation, list[tuple[str, str]]]:
     return relations
 
 
-def suites_to_run(warehouse: Path, pii_schema: str = PII_SCHEMA) -> tuple[list[dict[str, Any]], list[Failure]]:
+def suites_to_run(
+    warehouse: Path, plan: dict[str, Any], pii_schema: str = PII_SCHEMA
+) -> tuple[list[dict[str, Any]], list[Failure]]:
     """Schema suites from expectations/ and PII suites for every relation of `pii_schema`; a schema
     suite whose relation does not exist is a failure by itself."""
     relations = catalogue(warehouse)
-    plan = compile_plan(read_plan())
     reviewed = reviewed_column_names()
     suites, missing = [], []
     for suite in load_schema_suites():
@@ -113,8 +114,9 @@ def validate_warehouse(
     if not warehouse.is_file():
         raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
     started = time.perf_counter()
-    suites, failures = suites_to_run(warehouse, pii_schema)
-    patterns = compile_plan(read_plan())["pii"]["redact"]
+    plan = compile_plan(read_plan())
+    suites, failures = suites_to_run(warehouse, plan, pii_schema)
+    patterns = plan["pii"]["redact"]
     expectations, suite_failures = _run_checkpoint(
         warehouse, suites, patterns, data_docs, webhook=None, result_format={"result_format": "BOOLEAN_ONLY"}
     )
