@@ -24,14 +24,14 @@
     case
         when {{ value }} is null or json_type({{ value }}) = 'NULL'
             then {{ sql_string(label ~ ': missing') if spec['required'] else 'null' }}
-        when json_type({{ value }}) not in ({% for t in plan_json_types(spec['type']) %}{{ sql_string(t) }}{{ ', ' if not loop.last }}{% endfor %})
+        when json_type({{ value }}) not in ({{ sql_list(plan_json_types(spec['type'])) }})
             then {{ sql_string(label ~ ': expected ' ~ spec['type']) }}
         {%- if spec['type'] == 'timestamp' %}
         when {{ parse_iso8601_utc("json_extract_string(" ~ value ~ ", '$')") }} is null
             then {{ sql_string(label ~ ': expected timestamp') }}
         {%- endif %}
         {%- if spec['enum'] is not none %}
-        when json_extract_string({{ value }}, '$') not in ({% for v in spec['enum'] %}{{ sql_string(v) }}{{ ', ' if not loop.last }}{% endfor %})
+        when json_extract_string({{ value }}, '$') not in ({{ sql_list(spec['enum']) }})
             then {{ sql_string(label ~ ': not in enum') }}
         {%- endif %}
     end

@@ -48,7 +48,7 @@ expected_weights as (
                     {%- endfor %}
                 {%- endfor %}
             end, case when variants.experiment_id in (
-                {%- for experiment_id in splits %}{{ sql_string(experiment_id) }}{{ ', ' if not loop.last }}{% endfor -%}
+                {{ sql_list(splits) }}
             ) then 0.0 else 1.0 end) as expected_weight
         {%- else %}
             1.0 as expected_weight

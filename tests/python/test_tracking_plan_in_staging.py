@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,10 @@ def test_flag_mode_lets_them_through_with_violations_and_only_safe_values(workdi
         )
     }
     assert events == {
+        # valid and clean: passes as sent (compact, the sender's key order)
         "ok": (
             "product_added",
-            '{"currency":"EUR","price":9.5,"product_id":"p-1","quantity":2}',
+            '{"product_id":"p-1","price":9.5,"quantity":2,"currency":"EUR"}',
             None,
         ),
         # an unplanned event's properties are unknown to the plan: none pass
@@ -76,12 +78,13 @@ def test_flag_mode_lets_them_through_with_violations_and_only_safe_values(workdi
         # wrongly typed values are left out; a string outside its enum is treated as free text
         "bad-types": (
             "product_added",
-            '{"currency":"XYZ"}',
+            '{"currency":"XYZ","product_id":null}',
             "properties.currency: not in enum; properties.price: expected number; "
             "properties.product_id: missing; properties.quantity: expected integer",
         ),
         "enum-int": ("scroll_depth_reached", '{"percent":33}', "properties.percent: not in enum"),
-        "required-null": ("search_performed", "{}", "properties.search_term: missing"),
+        # a null sent stays null
+        "required-null": ("search_performed", '{"search_term":null}', "properties.search_term: missing"),
         "object-for-string": ("search_performed", "{}", "properties.search_term: expected string"),
     }
 
@@ -92,6 +95,41 @@ def test_a_mode_other_than_enforce_or_flag_fails_the_run(workdir: Path) -> None:
     result = run_dbt("run", landing=landing, warehouse=workdir / "w.duckdb", dbt_vars={"tracking_plan_mode": "warn"})
     assert not result.ok
     assert "tracking_plan_mode must be enforce or flag, not warn" in result.output
+
+
+def test_an_object_passes_as_sent_only_when_a_rebuild_would_not_change_it(workdir: Path) -> None:
+    def raw(line: dict[str, Any], old: str, new: str) -> str:
+        text = json.dumps(line)
+        assert old in text
+        return text.replace(old, new)
+
+    landing = workdir / "landing"
+    lines: list[dict[str, Any] | str] = [
+        track("as-sent", "product_added", {"quantity": 2, "product_id": "p-1"}),
+        track("null-kept", "page_viewed", {"path": "/a", "referrer": None}),
+        # a hex id's "6e8" is not a number's exponent
+        track("hex-id", "order_completed", {"order_id": "o-5af66e84", "revenue": 10}),
+        # rebuilt: an undeclared key goes; declared keys come back in the plan's order
+        track("undeclared", "product_added", {"quantity": 2, "product_id": "p-1", "coupon": "X"}),
+        # rebuilt: an escaped '@' is an email once decoded
+        raw(track("escaped", "search_performed", {"search_term": "bob@example.com"}), "@", "\\u0040"),
+        # rebuilt: a number written with an exponent, 1.5e13, is dropped like 15000000000000
+        raw(track("exponent", "order_completed", {"order_id": "o-3", "revenue": 7.25}), "7.25", "1.5E13"),
+        # rebuilt: a key sent twice
+        raw(track("twice", "search_performed", {"search_term": "a"}), '"search_term": "a"', '"search_term": "a", "search_term": "b"'),
+    ]
+    write_lines(landing / "a.jsonl", lines)
+    warehouse = workdir / "w.duckdb"
+    build(landing, warehouse)
+    assert dict(query(warehouse, "select event_id, properties::varchar from marts.fct_events")) == {
+        "as-sent": '{"quantity":2,"product_id":"p-1"}',
+        "null-kept": '{"path":"/a","referrer":null}',
+        "hex-id": '{"order_id":"o-5af66e84","revenue":10}',
+        "undeclared": '{"product_id":"p-1","quantity":2}',
+        "escaped": '{"search_term":"[email]"}',
+        "exponent": '{"order_id":"o-3"}',
+        "twice": '{"search_term":"a"}',
+    }
 
 
 FREE_TEXT = [
