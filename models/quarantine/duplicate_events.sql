@@ -70,6 +70,27 @@ discarded_copies as (
 
 reread_lines as (
     {{ read_landing_lines(files_to_reread) }}
+),
+
+-- An IN in the select list is a mark join, whose hash table is always the few discarded copies. As
+-- a join, DuckDB (estimating 42 rows per file scan) hashed every reread line instead and spilled
+-- 1.9 GB at 10M events: 29 s, against 9 s this way.
+wanted_lines as (
+    select
+        source_file,
+        line_number,
+        raw_line
+    from (
+        select
+            reread_lines.source_file,
+            reread_lines.line_number,
+            reread_lines.raw_line,
+            (reread_lines.source_file, reread_lines.line_number) in (
+                select (discarded_copies.source_file, discarded_copies.line_number) from discarded_copies
+            ) as is_wanted
+        from reread_lines
+    )
+    where is_wanted
 )
 
 select
@@ -77,9 +98,9 @@ select
     discarded_copies.source_file,
     discarded_copies.line_number,
     discarded_copies.received_at,
-    reread_lines.raw_line
+    wanted_lines.raw_line
 from discarded_copies
-left join reread_lines
+left join wanted_lines
     on
-        discarded_copies.source_file = reread_lines.source_file
-        and discarded_copies.line_number = reread_lines.line_number
+        discarded_copies.source_file = wanted_lines.source_file
+        and discarded_copies.line_number = wanted_lines.line_number
