@@ -25,5 +25,6 @@ select
     properties,
     traits,
     violations,
-    source_file
+    source_file,
+    _processed_at
 from sessionized_events

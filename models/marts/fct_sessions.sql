@@ -60,5 +60,6 @@ select
     utm_source,
     utm_medium,
     utm_campaign,
-    event_count = 1 as is_bounce
+    event_count = 1 as is_bounce,
+    {{ run_timestamp() }} as _processed_at
 from sessions

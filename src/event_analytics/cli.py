@@ -99,7 +99,7 @@ def run(
 ) -> None:
     """Run the pipeline (dbt build, then the GX suites), incremental unless --full-refresh."""
     from event_analytics.pipeline import parse_vars, run_dbt
-    from event_analytics.state import nothing_to_do, record_success
+    from event_analytics.state import nothing_to_do, record_success, validated_through
 
     landing = landing or project.default_landing()
     warehouse = warehouse or project.default_warehouse()
@@ -115,6 +115,7 @@ def run(
             )
             print_summary(warehouse, None)
             return
+        changed_since = None if full_refresh else validated_through(warehouse, run_state)
         result = run_dbt(
             "build",
             landing=landing,
@@ -133,13 +134,14 @@ def run(
         raise fail(code, result.failure_reason())
     print_summary(warehouse, result)
     if not skip_validation:
-        run_validation(warehouse)
+        run_validation(warehouse, changed_since=changed_since)
     # Recorded only once the suites pass: a failing run is redone, and alerts again, next time.
-    record_success(warehouse, run_state)
+    record_success(warehouse, run_state, validated=not skip_validation)
 
 
-def run_validation(warehouse: Path, data_docs: Path | None = None) -> None:
-    """Run the suites, print the outcome; exit 1 listing the failures."""
+def run_validation(warehouse: Path, data_docs: Path | None = None, changed_since: str | None = None) -> None:
+    """Run the suites, print the outcome; exit 1 listing the failures. With `changed_since`, rows
+    built before it are left out of row-by-row expectations (checks.scoped_to_changed_rows)."""
     import os
 
     from event_analytics.quality.checks import validate_warehouse
@@ -149,6 +151,7 @@ def run_validation(warehouse: Path, data_docs: Path | None = None) -> None:
             warehouse,
             data_docs=data_docs or warehouse.parent / "data_docs",
             webhook=os.environ.get(WEBHOOK_VARIABLE) or None,
+            changed_since=changed_since,
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
@@ -158,6 +161,8 @@ def run_validation(warehouse: Path, data_docs: Path | None = None) -> None:
         f"{report.suites} suites, {report.expectations} expectations, {len(report.failures)} failed "
         f"in {report.seconds:.1f} s; Data Docs: {report.data_docs}"
     )
+    if changed_since:
+        summary += f"; row-by-row checks on rows built after {changed_since}"
     if report.success:
         typer.echo(f"validation passed: {summary}", err=True)
         return

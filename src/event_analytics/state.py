@@ -84,14 +84,40 @@ def nothing_to_do(landing: Path, warehouse: Path, dbt_vars: dict[str, Any]) -> b
     )
 
 
-def record_success(warehouse: Path, dbt_vars: dict[str, Any]) -> None:
+def record_success(warehouse: Path, dbt_vars: dict[str, Any], *, validated: bool) -> None:
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists meta")
         con.execute(
             "create table if not exists meta.pipeline_runs "
             "(finished_at timestamp, fingerprint varchar, loaded_through varchar)"
         )
+        con.execute("alter table meta.pipeline_runs add column if not exists validated boolean")
         con.execute(
-            "insert into meta.pipeline_runs values (current_timestamp::timestamp, ?, (" + LOADED_THROUGH + "))",
-            [fingerprint(dbt_vars)],
+            "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated) "
+            "values (current_timestamp::timestamp, ?, (" + LOADED_THROUGH + "), ?)",
+            [fingerprint(dbt_vars), validated],
         )
+
+
+def validated_through(warehouse: Path, dbt_vars: dict[str, Any]) -> str | None:
+    """The run time up to which every row has passed the suites: that of the last successful run,
+    when it was validated with this code and vars. None (validate everything) otherwise, e.g.
+    after a run with --skip-validation or once a suite, model or var has changed.
+
+    Every row an incremental model (re)builds carries its run's time (_loaded_at, _processed_at),
+    and a run happens after a validated one only when it loads data, so rows newer than this are
+    exactly the ones no suite has seen.
+    """
+    if not warehouse.exists():
+        return None
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            last = con.execute(
+                "select fingerprint, loaded_through, validated from meta.pipeline_runs "
+                "order by finished_at desc limit 1"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    if last is None or not last[2] or last[0] != fingerprint(dbt_vars):
+        return None
+    return last[1]

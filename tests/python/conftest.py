@@ -21,7 +21,7 @@ TEST_PII_KEY = "test-pii-key"
 os.environ.setdefault(PII_KEY_VARIABLE, TEST_PII_KEY)
 
 # Columns that record when a run happened, not what it computed.
-RUN_TIME_COLUMNS = {"rejected_at"}
+RUN_TIME_COLUMNS = {"rejected_at", "_processed_at"}
 COMPARED_RELATIONS = (
     "marts.fct_events",
     "marts.fct_sessions",

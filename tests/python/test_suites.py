@@ -1,20 +1,26 @@
-"""The GX suites as data: what the schema and PII suites expect, and the check that they are current."""
+"""The GX suites as data: what the schema and PII suites expect, the check that they are current, and
+which rows a scheduled run's validation looks at."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import duckdb
+
 from event_analytics.plan import compile_plan, read_plan
+from event_analytics.quality.checks import scoped_to_changed_rows
 from event_analytics.quality.masking import mask
 from event_analytics.quality.suites import (
     NOW_PARAMETER,
     Relation,
+    expectation,
     expectations_dir,
     pii_suite,
     schema_suite,
     stale_suite_files,
 )
+from event_analytics.state import record_success, validated_through
 
 MODEL = {
     "name": "m",
@@ -102,3 +108,49 @@ def test_offending_values_are_masked() -> None:
     assert mask("invoice for jane.doe@example.org", patterns) == "invoice for j***(email)"
     assert mask("call 555-123-4567 from 203.0.113.45", patterns) == "call 5***(phone) from 2***(ip)"
     assert mask("x" * 100, patterns) == "x" * 79 + "…"
+
+
+def test_changed_rows_scope_splits_row_by_row_expectations_from_whole_relation_ones() -> None:
+    suite = {
+        "name": "schema.marts.fct_sessions",
+        "meta": {"relation": "marts.fct_sessions"},
+        "expectations": [
+            expectation("expect_table_columns_to_match_set", column_set=["session_id", "_processed_at"]),
+            expectation("expect_column_values_to_be_unique", column="session_id"),
+            expectation("expect_column_values_to_not_be_null", column="session_id"),
+            expectation("expect_column_values_to_be_between", column="event_count", min_value=1),
+        ],
+    }
+    unversioned = {**suite, "name": "schema.marts.dim_users", "meta": {"relation": "marts.dim_users"}}
+    relations = {
+        Relation("marts", "fct_sessions"): [("session_id", "VARCHAR"), ("_processed_at", "TIMESTAMP")],
+        Relation("marts", "dim_users"): [("session_id", "VARCHAR")],
+    }
+    scoped = scoped_to_changed_rows([suite, unversioned], relations, "2026-11-26 10:00:00")
+    assert [(s["name"], s["meta"].get("row_filter"), kinds(s)) for s in scoped] == [
+        (
+            "schema.marts.fct_sessions",
+            None,
+            [("expect_table_columns_to_match_set", None), ("expect_column_values_to_be_unique", "session_id")],
+        ),
+        (
+            "schema.marts.fct_sessions.changed_rows",
+            "_processed_at > timestamp '2026-11-26 10:00:00'",
+            [("expect_column_values_to_not_be_null", "session_id"), ("expect_column_values_to_be_between", "event_count")],
+        ),
+        # no column says when its rows were built: all of it, as before
+        ("schema.marts.dim_users", None, kinds(unversioned)),
+    ]
+
+
+def test_validated_through_is_the_last_validated_run_with_this_code_and_vars(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema staging")
+        con.execute("create table staging.stg_segment__events as select timestamp '2026-11-26 10:00:00' as _loaded_at")
+    assert validated_through(warehouse, {}) is None  # no run yet
+    record_success(warehouse, {}, validated=True)
+    assert validated_through(warehouse, {}) == "2026-11-26 10:00:00"
+    assert validated_through(warehouse, {"session_timeout_minutes": 45}) is None  # other vars
+    record_success(warehouse, {}, validated=False)  # run --skip-validation
+    assert validated_through(warehouse, {}) is None

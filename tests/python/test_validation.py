@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -21,6 +22,8 @@ from conftest import message, query, write_lines
 from event_analytics.cli import WEBHOOK_VARIABLE, app
 from event_analytics.generate import GenerateOptions, generate
 from event_analytics.project import EXIT_VALIDATION_FAILED, project_dir
+from event_analytics.quality.checks import validate_warehouse
+from event_analytics.state import validated_through
 
 runner = CliRunner()
 PLANTED_EMAIL = "jane.doe@example.org"
@@ -112,6 +115,28 @@ def test_faults_are_quarantined_or_redacted_and_a_leak_alerts(
     assert query(warehouse, "select count(*) from marts.fct_events where properties::varchar like '%@%'") == [(0,)]
     reasons = {row[0] for row in query(warehouse, "select distinct reason from quarantine.rejected_events")}
     assert {"unplanned_event", "schema_violation", "invalid_json"} <= reasons
+
+    # The next scheduled run checks row by row only rows built after this validated run.
+    since = validated_through(warehouse, {"landing_path": str(landing.resolve())})
+    assert since == query(warehouse, "select max(_processed_at)::varchar from marts.fct_sessions")[0][0]
+    stale = tmp_path / "stale.duckdb"
+    shutil.copy(warehouse, stale)
+    with duckdb.connect(str(stale)) as con:
+        con.execute(
+            "update marts.fct_sessions set utm_source = ? "
+            "where session_id = (select min(session_id) from marts.fct_sessions)",
+            [f"from {PLANTED_EMAIL}"],
+        )
+    assert validate_warehouse(stale, changed_since=since).success
+    failed = validate_warehouse(stale).failures
+    assert [(f.relation, f.column) for f in failed] == [("marts.fct_sessions", "utm_source")]
+    with duckdb.connect(str(stale)) as con:
+        con.execute(
+            "update marts.fct_sessions set _processed_at = _processed_at + interval 1 second "
+            "where session_id = (select min(session_id) from marts.fct_sessions)"
+        )
+    failed = validate_warehouse(stale, changed_since=since).failures
+    assert [(f.suite, f.column) for f in failed] == [("pii.marts.fct_sessions.changed_rows", "utm_source")]
 
     # A mart the suites have never heard of, carrying a value redaction never saw.
     (project / "models" / "marts" / "contact_export.sql").write_text(
