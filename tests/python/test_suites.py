@@ -136,7 +136,10 @@ def test_changed_rows_scope_splits_row_by_row_expectations_from_whole_relation_o
         (
             "schema.marts.fct_sessions.changed_rows",
             "_processed_at > timestamp '2026-11-26 10:00:00'",
-            [("expect_column_values_to_not_be_null", "session_id"), ("expect_column_values_to_be_between", "event_count")],
+            [
+                ("expect_column_values_to_not_be_null", "session_id"),
+                ("expect_column_values_to_be_between", "event_count"),
+            ],
         ),
         # no column says when its rows were built: all of it, as before
         ("schema.marts.dim_users", None, kinds(unversioned)),

@@ -116,7 +116,11 @@ def test_an_object_passes_as_sent_only_when_a_rebuild_would_not_change_it(workdi
         # rebuilt: a number written with an exponent, 1.5e13, is dropped like 15000000000000
         raw(track("exponent", "order_completed", {"order_id": "o-3", "revenue": 7.25}), "7.25", "1.5E13"),
         # rebuilt: a key sent twice
-        raw(track("twice", "search_performed", {"search_term": "a"}), '"search_term": "a"', '"search_term": "a", "search_term": "b"'),
+        raw(
+            track("twice", "search_performed", {"search_term": "a"}),
+            '"search_term": "a"',
+            '"search_term": "a", "search_term": "b"',
+        ),
     ]
     write_lines(landing / "a.jsonl", lines)
     warehouse = workdir / "w.duckdb"
