@@ -22,7 +22,7 @@ run: $(STAMP)
 test-dbt: $(STAMP)
 	rm -rf .test/dbt && mkdir -p .test/dbt
 	$(BIN)/event-analytics generate --out .test/dbt/landing --events 20000 --faults 0.02
-	$(BIN)/event-analytics run --dev-key --landing .test/dbt/landing --warehouse .test/dbt/events.duckdb
+	$(BIN)/event-analytics run --dev-key --unit-tests --landing .test/dbt/landing --warehouse .test/dbt/events.duckdb
 
 test-python: $(STAMP)
 	$(BIN)/python -m pytest

@@ -88,6 +88,9 @@ def run(
     skip_validation: Annotated[
         bool, typer.Option("--skip-validation", help="Do not run the GX suites after dbt.")
     ] = False,
+    unit_tests: Annotated[
+        bool, typer.Option("--unit-tests", help="Also run dbt's unit tests (CI does; a scheduled run need not).")
+    ] = False,
     dev_key: Annotated[
         bool,
         typer.Option(
@@ -124,6 +127,7 @@ def run(
             dbt_vars=dbt_vars,
             stream=verbose,
             pii_key=pii_key,
+            unit_tests=unit_tests,
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc

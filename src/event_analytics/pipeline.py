@@ -125,6 +125,7 @@ def dbt_command(
     full_refresh: bool = False,
     select: str | None = None,
     target_path: Path | None = None,
+    unit_tests: bool = False,
 ) -> list[str]:
     root = project_dir()
     args = [
@@ -143,6 +144,10 @@ def dbt_command(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if command == "build" and not unit_tests:
+        # Unit tests check the SQL, not the data: CI runs them (make test-dbt); a scheduled run
+        # would repeat them every time for nothing (dbt's own advice for production builds).
+        args += ["--exclude-resource-type", "unit_test"]
     return args
 
 
@@ -157,6 +162,7 @@ def run_dbt(
     stream: bool = False,
     observe: Callable[[subprocess.Popen[str]], None] | None = None,
     pii_key: str | None = None,
+    unit_tests: bool = False,
 ) -> RunResult:
     """Run one dbt command (build, run, test) on the warehouse; never raises for dbt's own failures.
 
@@ -172,7 +178,14 @@ def run_dbt(
     # One target folder per warehouse, so concurrent pipelines on different warehouses do not mix
     # their compiled SQL and run results.
     target_path = warehouse.parent / f".dbt-target-{warehouse.stem}"
-    cmd = dbt_command(command, dbt_vars=all_vars, full_refresh=full_refresh, select=select, target_path=target_path)
+    cmd = dbt_command(
+        command,
+        dbt_vars=all_vars,
+        full_refresh=full_refresh,
+        select=select,
+        target_path=target_path,
+        unit_tests=unit_tests,
+    )
     started_epoch = time.time()
     started = time.perf_counter()
     with subprocess.Popen(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,19 @@ def test_vars_reach_dbt(tmp_path: Path) -> None:
     result = run_cli(landing, tmp_path / "w.duckdb", "--vars", "{session_timeout_minutes: 45}")
     assert result.exit_code == 0, result.output
     assert summary_of(result.stdout)["sessions"] == "1"
+
+
+def test_unit_tests_run_only_when_asked(tmp_path: Path) -> None:
+    def resource_types(warehouse: Path) -> set[str]:
+        results = json.loads((warehouse.parent / f".dbt-target-{warehouse.stem}" / "run_results.json").read_text())
+        return {result["unique_id"].split(".")[0] for result in results["results"]}
+
+    landing = landing_with_two_events(tmp_path)
+    scheduled, ci = tmp_path / "scheduled" / "w.duckdb", tmp_path / "ci" / "w.duckdb"
+    assert run_cli(landing, scheduled).exit_code == 0
+    assert resource_types(scheduled) == {"operation", "model", "test"}  # operation: on-run-start
+    assert run_cli(landing, ci, "--unit-tests").exit_code == 0
+    assert resource_types(ci) == {"operation", "model", "test", "unit_test"}
 
 
 def test_missing_landing_folder_is_a_configuration_error(tmp_path: Path) -> None:
