@@ -133,7 +133,13 @@ def measured_run(landing: Path, warehouse: Path) -> Measurement:
     return Measurement(wall, children_cpu() - cpu, peak, models, stages_of(output, wall))
 
 
-def measured_baseline(files: list[Path], database: Path) -> Measurement:
+def baseline_memory_limit(events: int) -> str:
+    """The reference figures were measured with 4GB at 10M events; the hand-written script's
+    dedupe and windows do not all spill, and it ran out of 4GB at 50M, so bigger sizes get more."""
+    return "4GB" if events <= GENERATE_CHUNK else "16GB"
+
+
+def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> Measurement:
     database.unlink(missing_ok=True)
     sampler = TreeMemorySampler()
     cpu = children_cpu()
@@ -142,8 +148,10 @@ def measured_baseline(files: list[Path], database: Path) -> Measurement:
         [
             sys.executable,
             "-c",
-            "import sys; from event_analytics.bench import run_baseline; run_baseline(sys.argv[1], sys.argv[2:])",
+            "import sys; from event_analytics.bench import run_baseline; "
+            "run_baseline(sys.argv[1], sys.argv[2], sys.argv[3:])",
             str(database),
+            memory_limit,
             *map(str, files),
         ],
     ) as proc:
@@ -156,8 +164,8 @@ def measured_baseline(files: list[Path], database: Path) -> Measurement:
     return Measurement(wall, children_cpu() - cpu, peak)
 
 
-def run_baseline(database: str, files: list[str]) -> None:
-    """Child process: the hand-written script, with the pipeline's memory limit."""
+def run_baseline(database: str, memory_limit: str, files: list[str]) -> None:
+    """Child process: the hand-written script."""
     import duckdb
 
     scans = " union all ".join(
@@ -168,8 +176,7 @@ def run_baseline(database: str, files: list[str]) -> None:
     )
     script = (project_dir() / "bench" / "baseline.sql").read_text().replace("{files}", scans)
     spill = Path(database).parent / ".baseline-spill"
-    # The reference figures were measured with 4GB; the pipeline's own limit is in its profile.
-    con = duckdb.connect(database, config={"memory_limit": "4GB", "temp_directory": str(spill)})
+    con = duckdb.connect(database, config={"memory_limit": memory_limit, "temp_directory": str(spill)})
     con.execute("set preserve_insertion_order = false")
     con.execute("set enable_progress_bar = false")
     con.execute(script)
@@ -225,7 +232,7 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
         land(path)
     warehouse = work / "events.duckdb"
 
-    baseline = measured_baseline(full_files, work / "baseline.duckdb")
+    baseline = measured_baseline(full_files, work / "baseline.duckdb", baseline_memory_limit(events))
     (work / "baseline.duckdb").unlink(missing_ok=True)
     full = measured_run(landing, warehouse)
     counts = warehouse_counts(warehouse)
@@ -254,7 +261,7 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
         "days": days,
         "lines_read_full_build": counts.lines_read,
         "events_per_second_full_build": round(counts.lines_read / full.wall_seconds),
-        "baseline": asdict(baseline),
+        "baseline": {**asdict(baseline), "memory_limit": baseline_memory_limit(events)},
         "full_build": with_ratio(full),
         "incremental_one_day": {
             **with_ratio(incremental),
@@ -273,7 +280,6 @@ def run_benchmark(sizes: list[int], days: int, repeat: int, cache: Path, results
             "cores": os.cpu_count(),
             "platform": platform.platform(),
             "pipeline_memory_limit": os.environ.get("EVENT_ANALYTICS_MEMORY_LIMIT", "profile default"),
-            "baseline_memory_limit": "4GB",
         },
         "git_commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=project_dir(), capture_output=True, text=True
