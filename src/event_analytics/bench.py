@@ -133,8 +133,10 @@ def measured_run(landing: Path, warehouse: Path) -> Measurement:
     return Measurement(wall, children_cpu() - cpu, peak, models, stages_of(output, wall))
 
 
-# The reference figures were measured with 4GB; the pipeline's own limit is in its profile.
-BASELINE_MEMORY_LIMIT = "4GB"
+def baseline_memory_limit(events: int) -> str:
+    """The reference figures were measured with 4GB at 10M events (the pipeline's own limit is in
+    its profile); at 50M the hand-written script's dedupe and windows ran out of 4GB."""
+    return "4GB" if events <= GENERATE_CHUNK else "16GB"
 
 
 def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> Measurement:
@@ -232,7 +234,7 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
         land(path)
     warehouse = work / "events.duckdb"
 
-    baseline = measured_baseline(full_files, work / "baseline.duckdb", BASELINE_MEMORY_LIMIT)
+    baseline = measured_baseline(full_files, work / "baseline.duckdb", baseline_memory_limit(events))
     (work / "baseline.duckdb").unlink(missing_ok=True)
     full = measured_run(landing, warehouse)
     counts = warehouse_counts(warehouse)
@@ -261,7 +263,7 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
         "days": days,
         "lines_read_full_build": counts.lines_read,
         "events_per_second_full_build": round(counts.lines_read / full.wall_seconds),
-        "baseline": {**asdict(baseline), "memory_limit": BASELINE_MEMORY_LIMIT},
+        "baseline": {**asdict(baseline), "memory_limit": baseline_memory_limit(events)},
         "full_build": with_ratio(full),
         "incremental_one_day": {
             **with_ratio(incremental),
