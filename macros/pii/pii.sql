@@ -137,7 +137,7 @@
   assembles the object as text from the values' own JSON and casts it once (json_object with
   json_merge_patch exhausted a 3.5 GB memory limit at 10M events).
 -#}
-{% macro pii_safe_section(event_name_column, section, object_column) -%}
+{% macro pii_safe_section(event_name_column, section, object_column, violations_column) -%}
     {%- set events = tracking_plan()['events'] %}
     {%- set declaring = events | dictsort | selectattr('1.' ~ section) | map(attribute='0') | list %}
     {%- set personal = [] %}
@@ -149,7 +149,7 @@
         when {{ object_column }} is null then '{}'::json
         when
             {%- if personal %} {{ event_name_column }} in ({{ sql_list(personal) }}) or{% endif %}
-            not {{ section_passes_as_sent(object_column, section) }}
+            not {{ section_passes_as_sent(object_column, section, violations_column) }}
             then case {{ event_name_column }}
             {%- for event_name in declaring %}
                 {%- set event = events[event_name] %}
@@ -178,16 +178,16 @@
 {%- endmacro %}
 
 {#-
-  True when rebuilding an object would give back the same values: no violation on the line, only
-  declared keys, each once (as many keys as declared values found), and nothing in its text that a
-  rebuild would change or drop: a PII pattern, '?' or '#' (URL parameters), a backslash (an escape
+  True when rebuilding an object would give back the same values: no violation on the line
+  (`violations_column`, staging's plan check), only declared keys, each once (as many keys as
+  declared values found), and nothing in its text that a rebuild would change or drop: a PII pattern, '?' or '#' (URL parameters), a backslash (an escape
   could hide a pattern), a number of 13 or more digits or with an exponent (numbers of 1e12 and
   more are dropped). Matching text only sends the object to the rebuild, so a false alarm costs
   time, never correctness.
 -#}
-{% macro section_passes_as_sent(object_column, section) -%}
+{% macro section_passes_as_sent(object_column, section, violations_column) -%}
     (
-        violations is null
+        {{ violations_column }} is null
         and not regexp_matches(
             {{ object_column }},
             {{ sql_string(pii_any_pattern() ~ '|[?#\\\\]|[:,\\[]\\s*-?\\d{13}|[:,\\[]\\s*-?[\\d.]+[eE]') }}

@@ -189,7 +189,7 @@ select
     {{ pii_safe_text('ip', context['ip']) }} as ip,
     {{ pii_safe_text('user_agent', context['userAgent']) }} as user_agent,
     {{ pii_safe_text('locale', context['locale']) }} as locale,
-    {{ pii_safe_section('event_name', 'properties', 'properties_object') }} as properties,
-    {{ pii_safe_section('event_name', 'traits', 'traits_object') }} as traits,
+    {{ pii_safe_section('event_name', 'properties', 'properties_object', 'violations') }} as properties,
+    {{ pii_safe_section('event_name', 'traits', 'traits_object', 'violations') }} as traits,
     {{ run_timestamp() }} as _loaded_at
 from classified
