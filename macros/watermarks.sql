@@ -19,14 +19,16 @@
 {%- endmacro %}
 
 {#- The run time up to which this model has already processed its inputs, as a SQL literal: a
-    constant lets DuckDB skip old row groups by their min/max, where a subquery would scan them. -#}
-{% macro watermark() -%}
+    constant lets DuckDB skip old row groups by their min/max, where a subquery would scan them.
+    `settings`: configuration the model's stored rows were computed with (e.g. the funnel
+    definitions); when it changes the watermark starts again from 1970, so everything is redone. -#}
+{% macro watermark(settings=none) -%}
     {%- set processed_through = '1970-01-01 00:00:00' -%}
     {%- if execute -%}
         {%- set query -%}
             select cast(max(processed_through) as varchar)
             from meta.incremental_watermarks
-            where model_name = '{{ this.identifier }}'
+            where model_name = '{{ watermark_key(settings) }}'
         {%- endset -%}
         {%- set found = run_query(query).columns[0].values()[0] -%}
         {%- if found is not none -%}{%- set processed_through = found -%}{%- endif -%}
@@ -34,7 +36,29 @@
     cast('{{ processed_through }}' as timestamp)
 {%- endmacro %}
 
-{% macro record_watermark() %}
+{% macro record_watermark(settings=none) %}
     insert or replace into meta.incremental_watermarks (model_name, processed_through)
-    values ('{{ this.identifier }}', {{ run_timestamp() }})
+    values ('{{ watermark_key(settings) }}', {{ run_timestamp() }})
+{% endmacro %}
+
+{% macro watermark_key(settings=none) -%}
+    {{ this.identifier }}{% if settings is not none %}@{{ local_md5(tojson(settings)) }}{% endif %}
+{%- endmacro %}
+
+{#-
+  Models kept per user (user_key): an incremental run deletes and recomputes the users whose
+  events moved since the model's watermark (int_identity__user_partitions), including users left
+  with no events at all, whom a delete+insert keyed on the new rows would miss. The delete is a
+  pre-hook, so it commits with the insert and the watermark.
+-#}
+{% macro rebuilt_users(settings=none) -%}
+    select rebuilt_pairs.user_key
+    from {{ ref('int_identity__user_partitions') }} as rebuilt_pairs
+    where rebuilt_pairs._processed_at > {{ watermark(settings) }}
+{%- endmacro %}
+
+{% macro delete_rebuilt_users(settings=none) %}
+    {%- if is_incremental() %}
+        delete from {{ this }} where user_key in ({{ rebuilt_users(settings) }})
+    {%- endif %}
 {% endmacro %}

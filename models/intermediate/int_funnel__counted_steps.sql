@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_users(funnel_definitions()) }}",
+        post_hook="{{ record_watermark(funnel_definitions()) }}",
+    )
+}}
 
 {#-
   For each funnel and user in it, the steps of the attempt counted, one row per step reached.
@@ -6,14 +13,21 @@
   after the previous one and at most window_days after e1 (an as-of join); greedy earliest is what
   makes a chain from e1 as long as it can be. The user's level is the longest chain of any e1, and
   the attempt counted is the earliest e1 reaching it.
+  A user's steps depend on that user's events only: an incremental run recomputes the users whose
+  events moved (rebuilt_users), and everyone when the funnel definitions changed.
 -#}
 
 {%- set funnels = funnel_definitions() %}
+
+-- depends_on: {{ ref('int_identity__user_partitions') }}
 
 with
 
 step_events as (
     select * from {{ ref('int_funnel__step_events') }}
+    {%- if is_incremental() %}
+        where user_key in ({{ rebuilt_users(funnel_definitions()) }})
+    {%- endif %}
 ),
 
 {% for funnel in funnels %}

@@ -1,11 +1,31 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_users() }}",
+        post_hook="{{ record_watermark() }}",
+    )
+}}
+
+{#- Every column is one user's own events and sessions: an incremental run recomputes the users
+    whose events moved (rebuilt_users) and removes those left with none. -#}
+
+-- depends_on: {{ ref('int_identity__user_partitions') }}
+
 with
 
 events as (
     select * from {{ ref('fct_events') }}
+    {%- if is_incremental() %}
+        where user_key in ({{ rebuilt_users() }})
+    {%- endif %}
 ),
 
 sessions as (
     select * from {{ ref('fct_sessions') }}
+    {%- if is_incremental() %}
+        where user_key in ({{ rebuilt_users() }})
+    {%- endif %}
 ),
 
 event_facts as (

@@ -138,14 +138,17 @@ def run(
         raise fail(code, result.failure_reason())
     print_summary(warehouse, result)
     if not skip_validation:
-        run_validation(warehouse, changed_since=changed_since)
+        run_validation(warehouse, changed_since=changed_since, dbt_tested=True)
     # Recorded only once the suites pass: a failing run is redone, and alerts again, next time.
     record_success(warehouse, run_state, validated=not skip_validation)
 
 
-def run_validation(warehouse: Path, data_docs: Path | None = None, changed_since: str | None = None) -> None:
+def run_validation(
+    warehouse: Path, data_docs: Path | None = None, changed_since: str | None = None, dbt_tested: bool = False
+) -> None:
     """Run the suites, print the outcome; exit 1 listing the failures. With `changed_since`, rows
-    built before it are left out of row-by-row expectations (checks.scoped_to_changed_rows)."""
+    built before it are left out of row-by-row expectations (checks.scoped_to_changed_rows); with
+    `dbt_tested`, expectations repeating the dbt tests just run are left out (checks.without_dbt_tested)."""
     import os
 
     from event_analytics.quality.checks import validate_warehouse
@@ -156,6 +159,7 @@ def run_validation(warehouse: Path, data_docs: Path | None = None, changed_since
             data_docs=data_docs or warehouse.parent / "data_docs",
             webhook=os.environ.get(WEBHOOK_VARIABLE) or None,
             changed_since=changed_since,
+            dbt_tested=dbt_tested,
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
@@ -167,6 +171,8 @@ def run_validation(warehouse: Path, data_docs: Path | None = None, changed_since
     )
     if changed_since:
         summary += f"; row-by-row checks on rows built after {changed_since}"
+    if dbt_tested:
+        summary += "; dbt's tests not repeated"
     if report.success:
         typer.echo(f"validation passed: {summary}", err=True)
         return

@@ -89,6 +89,70 @@ def test_batch_then_batch_equals_full_refresh(workdir: Path, full_refresh_refere
     ) == [("u1", 1, 2, 5, "google")]
 
 
+def test_funnels_changed_between_runs_recompute_every_user(workdir: Path) -> None:
+    landing, warehouse = workdir / "landing", workdir / "w.duckdb"
+    two_batches(landing)
+    build(landing, warehouse)
+    funnels = [{"name": "browse", "steps": ["product_viewed", "product_added"], "window_days": 1}]
+    # No new files: only the definitions changed, so no user's events moved.
+    build(landing, warehouse, funnels=funnels)
+    reference = workdir / "reference.duckdb"
+    build(landing, reference, full_refresh=True, funnels=funnels)
+    assert snapshot(warehouse) == snapshot(reference)
+    assert query(warehouse, "select distinct funnel_name from marts.funnel_conversions") == [("browse",)]
+
+
+def test_device_restitched_twice_while_the_per_user_marts_did_not_run(workdir: Path) -> None:
+    landing, warehouse = workdir / "landing", workdir / "w.duckdb"
+    batches = [
+        # Device a1 views and adds a product anonymously; u9 views one.
+        [
+            message("v1", "2026-10-01T10:00:00Z", anonymous_id="a1"),
+            message("add1", "2026-10-01T10:05:00Z", anonymous_id="a1", event="product_added"),
+            message("v9", "2026-10-01T10:00:00Z", user_id="u9"),
+        ],
+        # a1 logs in as u1: its anonymous events move from user a1 to u1 ...
+        [message("login1", "2026-10-02T08:00:00Z", type="identify", anonymous_id="a1", user_id="u1")],
+        # ... and later as u2: they move on to u2; u1 keeps only its own identify call.
+        [message("login2", "2026-10-03T08:00:00Z", type="identify", anonymous_id="a1", user_id="u2")],
+    ]
+    write_lines(landing / "day1.jsonl", batches[0])
+    build(landing, warehouse)
+    assert sorted(query(warehouse, "select funnel_name, user_key, level from marts.funnel_conversions")) == [
+        ("checkout", "a1", 2),
+        ("checkout", "u9", 1),
+    ]
+    write_lines(landing / "day2.jsonl", batches[1])
+    # As if the run died after sessionizing: the per-user marts still hold user a1.
+    build(
+        landing,
+        warehouse,
+        select="stg_segment__events int_events__deduplicated int_identity__anonymous_users "
+        "int_events__sessionized int_identity__user_partitions",
+    )
+    write_lines(landing / "day3.jsonl", batches[2])
+    build(landing, warehouse)
+    pairs = query(
+        warehouse,
+        "select user_key, is_current, _processed_at = max(_processed_at) over () as stamped_by_last_run "
+        "from intermediate.int_identity__user_partitions where partition_key = 'anonymous_id:a1' order by user_key",
+    )
+    # a1 was retired by the run before (its stamp kept): it still names a user whose rows must go
+    assert pairs == [("a1", False, False), ("u1", True, True), ("u2", True, True)]
+    assert sorted(query(warehouse, "select funnel_name, user_key, level from marts.funnel_conversions")) == [
+        ("checkout", "u2", 2),
+        ("checkout", "u9", 1),
+    ]
+    assert sorted(query(warehouse, "select user_key, event_count from marts.dim_users")) == [
+        ("u1", 1),
+        ("u2", 3),
+        ("u9", 1),
+    ]
+    reference = workdir / "reference.duckdb"
+    build(landing, reference, full_refresh=True)
+    assert snapshot(warehouse) == snapshot(reference)
+
+
 def test_rerun_without_new_files_changes_nothing(workdir: Path) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     two_batches(landing)

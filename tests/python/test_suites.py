@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from event_analytics.plan import compile_plan, read_plan
-from event_analytics.quality.checks import scoped_to_changed_rows
+from event_analytics.quality.checks import scoped_to_changed_rows, without_dbt_tested
 from event_analytics.quality.masking import mask
 from event_analytics.quality.suites import (
     NOW_PARAMETER,
@@ -71,6 +71,46 @@ def test_schema_suite_from_a_model() -> None:
     assert by_column[("expect_column_values_to_be_between", "seen_at")]["max_value"] == {"$PARAMETER": NOW_PARAMETER}
     fct = schema_suite(Relation("marts", "fct_events"), {"name": "fct_events", "columns": []}, ["a_b", "c_d"])
     assert fct["expectations"][-1]["kwargs"] == {"column": "event_name", "value_set": ["a_b", "c_d"]}
+
+
+def test_expectations_repeating_a_failing_dbt_test_say_so_and_a_run_leaves_them_to_dbt() -> None:
+    model = {
+        **MODEL,
+        "columns": [
+            *MODEL["columns"],
+            {"name": "code", "data_type": "varchar", "data_tests": [{"unique": {"config": {"severity": "warn"}}}]},
+            {"name": "score", "data_type": "double", "constraints": [{"type": "not_null"}]},
+        ],
+    }
+    suite = schema_suite(Relation("marts", "m"), model, [])
+    mirrored = [
+        (kind, column, e["meta"])
+        for (kind, column), e in zip(kinds(suite), suite["expectations"], strict=True)
+        if e["meta"]
+    ]
+    assert mirrored == [
+        ("expect_column_values_to_not_be_null", "id", {"dbt_test": "not_null"}),
+        ("expect_column_values_to_be_unique", "id", {"dbt_test": "unique"}),
+        ("expect_column_values_to_be_between", "p_value", {"dbt_test": "accepted_range_inclusive"}),
+        ("expect_compound_columns_to_be_unique", ["id", "seen_at"], {"dbt_test": "unique_combination_of_columns"}),
+    ]
+    # a warning does not stop dbt build, and a constraint or a rate's bounds are not dbt tests
+    (left,) = without_dbt_tested([suite])
+    assert kinds(left) == [
+        ("expect_table_columns_to_match_set", None),
+        ("expect_column_values_to_be_of_type", "id"),
+        ("expect_column_values_to_be_of_type", "note"),
+        ("expect_column_values_to_be_of_type", "retention_rate"),
+        ("expect_column_values_to_be_between", "retention_rate"),
+        ("expect_column_values_to_be_of_type", "p_value"),
+        ("expect_column_values_to_be_of_type", "seen_at"),
+        ("expect_column_values_to_not_be_null", "seen_at"),
+        ("expect_column_values_to_be_between", "seen_at"),
+        ("expect_column_values_to_be_of_type", "code"),
+        ("expect_column_values_to_be_unique", "code"),
+        ("expect_column_values_to_be_of_type", "score"),
+        ("expect_column_values_to_not_be_null", "score"),
+    ]
 
 
 def test_pii_suite_covers_text_and_json_columns_and_names() -> None:

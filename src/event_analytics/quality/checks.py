@@ -21,6 +21,7 @@ from event_analytics.plan import compile_plan, read_plan
 from event_analytics.project import ConfigError
 from event_analytics.quality.masking import mask
 from event_analytics.quality.suites import (
+    DBT_TEST_META,
     NOW_PARAMETER,
     PII_SCHEMA,
     Relation,
@@ -86,11 +87,15 @@ def catalogue(warehouse: Path) -> dict[Relation, list[tuple[str, str]]]:
 
 
 def suites_to_run(
-    warehouse: Path, plan: dict[str, Any], pii_schema: str = PII_SCHEMA, changed_since: str | None = None
+    warehouse: Path,
+    plan: dict[str, Any],
+    pii_schema: str = PII_SCHEMA,
+    changed_since: str | None = None,
+    dbt_tested: bool = False,
 ) -> tuple[list[dict[str, Any]], list[Failure]]:
     """Schema suites from expectations/ and PII suites for every relation of `pii_schema`; a schema
     suite whose relation does not exist is a failure by itself. With `changed_since`, see
-    scoped_to_changed_rows."""
+    scoped_to_changed_rows; with `dbt_tested`, without_dbt_tested."""
     relations = catalogue(warehouse)
     reviewed = reviewed_column_names()
     suites, missing = [], []
@@ -105,9 +110,24 @@ def suites_to_run(
     for relation, columns in relations.items():
         if relation.schema == pii_schema:
             suites.append(pii_suite(relation, columns, plan, reviewed.get(str(relation), set())))
+    if dbt_tested:
+        suites = without_dbt_tested(suites)
     if changed_since is not None:
         suites = scoped_to_changed_rows(suites, relations, changed_since)
     return suites, missing
+
+
+def without_dbt_tested(suites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suites without the expectations that repeat a dbt data test, for validation straight after a
+    dbt build that ran those tests on the same tables and would have stopped the run had one failed.
+
+    At 10M events GX's uniqueness checks (a window count per key) were half of an incremental
+    run's validation, repeating dbt's unique tests of a few seconds earlier.
+    """
+    return [
+        {**suite, "expectations": [e for e in suite["expectations"] if DBT_TEST_META not in e["meta"]]}
+        for suite in suites
+    ]
 
 
 def scoped_to_changed_rows(
@@ -152,6 +172,7 @@ def validate_warehouse(
     webhook: str | None = None,
     pii_schema: str = PII_SCHEMA,
     changed_since: str | None = None,
+    dbt_tested: bool = False,
 ) -> ValidationReport:
     """Run every suite; failures come back (masked), alerts and Data Docs go out as GX actions.
 
@@ -164,7 +185,7 @@ def validate_warehouse(
         raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
     started = time.perf_counter()
     plan = compile_plan(read_plan())
-    suites, failures = suites_to_run(warehouse, plan, pii_schema, changed_since)
+    suites, failures = suites_to_run(warehouse, plan, pii_schema, changed_since, dbt_tested)
     patterns = plan["pii"]["redact"]
     expectations, suite_failures = _run_checkpoint(
         warehouse, suites, patterns, data_docs, webhook=None, result_format={"result_format": "BOOLEAN_ONLY"}

@@ -28,6 +28,8 @@ SCHEMA_SUITE_FOLDERS = {"staging": "staging", "marts": "marts"}
 PII_SCHEMA = "marts"
 RATE_COLUMN = re.compile(r"(_rate$|^conversion_from_)")
 NOW_PARAMETER = "now_utc"
+# Names the dbt data test an expectation repeats.
+DBT_TEST_META = "dbt_test"
 
 
 def expectations_dir() -> Path:
@@ -45,6 +47,17 @@ class Relation:
 
 def expectation(kind: str, meta: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
     return {"type": kind, "kwargs": kwargs, "meta": meta or {}}
+
+
+def _mirrored(test_name: str, tests: set[str]) -> dict[str, Any]:
+    """Meta of an expectation that repeats the model's dbt data test `test_name`, if it has one:
+    a `run` leaves those to dbt build (checks.without_dbt_tested)."""
+    return {DBT_TEST_META: test_name} if test_name in tests else {}
+
+
+def _fails_the_build(config: dict[str, Any]) -> bool:
+    """An unconditional test that fails dbt build when it fails (not a warning)."""
+    return not config.get("where") and str(config.get("severity", "error")).lower() != "warn"
 
 
 def _test_name_and_args(test: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -85,17 +98,26 @@ def schema_suite(relation: Relation, model: dict[str, Any], planned_events: list
         tests = [_test_name_and_args(test) for test in column.get("data_tests") or []]
         constraints = {constraint.get("type") for constraint in column.get("constraints") or []}
         unconditional = {test for test, _, config in tests if not config.get("where")}
+        failing_the_build = {test for test, _, config in tests if _fails_the_build(config)}
         if "not_null" in unconditional or "not_null" in constraints:
-            expectations.append(expectation("expect_column_values_to_not_be_null", column=name))
+            expectations.append(
+                expectation(
+                    "expect_column_values_to_not_be_null", _mirrored("not_null", failing_the_build), column=name
+                )
+            )
         if "unique" in unconditional or "primary_key" in constraints:
-            expectations.append(expectation("expect_column_values_to_be_unique", column=name))
+            expectations.append(
+                expectation("expect_column_values_to_be_unique", _mirrored("unique", failing_the_build), column=name)
+            )
         bounds = [args for test, args, config in tests if test == "accepted_range_inclusive" and not config]
+        meta = _mirrored("accepted_range_inclusive", failing_the_build)
         if not bounds and RATE_COLUMN.search(name):
             bounds = [{"min_value": 0, "max_value": 1}]
         for args in bounds:
             expectations.append(
                 expectation(
                     "expect_column_values_to_be_between",
+                    meta,
                     column=name,
                     min_value=args.get("min_value"),
                     max_value=args.get("max_value"),
@@ -109,7 +131,13 @@ def schema_suite(relation: Relation, model: dict[str, Any], planned_events: list
     for test in model.get("data_tests") or []:
         test_name, args, config = _test_name_and_args(test)
         if test_name == "unique_combination_of_columns" and not config.get("where"):
-            expectations.append(expectation("expect_compound_columns_to_be_unique", column_list=args["columns"]))
+            expectations.append(
+                expectation(
+                    "expect_compound_columns_to_be_unique",
+                    _mirrored(test_name, {test_name} if _fails_the_build(config) else set()),
+                    column_list=args["columns"],
+                )
+            )
     if str(relation) == "marts.fct_events":
         expectations.append(
             expectation("expect_column_values_to_be_in_set", column="event_name", value_set=planned_events)

@@ -1,0 +1,78 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='partition_key',
+        post_hook="{{ record_watermark() }}",
+    )
+}}
+
+{#-
+  Which user_keys each partition's events carry (is_current), and which they carried before a
+  re-stitch moved them elsewhere (retired, stamped when that happened). Marts kept per user rebuild
+  the users of rows stamped after their own watermark: users who gained events and users who lost
+  them, whichever run moved them, since a retired pair keeps its stamp until it is read.
+-#}
+
+with
+
+rebuilt_events as (
+    select
+        partition_key,
+        user_key
+    from {{ ref('int_events__sessionized') }}
+    {% if is_incremental() %}
+        -- a rebuilt partition is rebuilt whole, so all its rows carry the new stamp
+        where _processed_at > {{ watermark() }}
+    {% endif %}
+),
+
+current_pairs as (
+    select distinct
+        partition_key,
+        user_key
+    from rebuilt_events
+),
+
+{% if is_incremental() %}
+    retired_pairs as (
+        select
+            earlier_pairs.partition_key,
+            earlier_pairs.user_key,
+            case
+                when earlier_pairs.is_current then {{ run_timestamp() }}
+                else earlier_pairs._processed_at
+            end as _processed_at
+        from {{ this }} as earlier_pairs
+        anti join current_pairs
+            on
+                earlier_pairs.partition_key = current_pairs.partition_key
+                and earlier_pairs.user_key = current_pairs.user_key
+        where earlier_pairs.partition_key in (select current_pairs.partition_key from current_pairs)
+    ),
+{% endif %}
+
+pairs as (
+    select
+        partition_key,
+        user_key,
+        true as is_current,
+        {{ run_timestamp() }} as _processed_at
+    from current_pairs
+    {% if is_incremental() %}
+        union all
+        select
+            partition_key,
+            user_key,
+            false as is_current,
+            _processed_at
+        from retired_pairs
+    {% endif %}
+)
+
+select
+    partition_key,
+    user_key,
+    is_current,
+    _processed_at
+from pairs
