@@ -62,3 +62,21 @@
         delete from {{ this }} where user_key in ({{ rebuilt_users(settings) }})
     {%- endif %}
 {% endmacro %}
+
+{#- fct_sessions' pre-hook: see the model. -#}
+{% macro delete_rebuilt_sessions() %}
+    {%- if is_incremental() %}
+        delete from {{ this }} as stored_sessions
+        using (
+            select
+                partition_key,
+                min(session_index) as first_rebuilt_index
+            from {{ ref('int_events__sessionized') }}
+            where _processed_at > {{ watermark() }}
+            group by partition_key
+        ) as rebuilt_parts
+        where
+            stored_sessions.partition_key = rebuilt_parts.partition_key
+            and stored_sessions.session_index >= rebuilt_parts.first_rebuilt_index
+    {%- endif %}
+{% endmacro %}

@@ -10,26 +10,18 @@
 {#-
   Events with their user_key and session. Sessions are cut per partition (the device's anonymousId,
   or the userId for events without one) when the gap to the previous event exceeds
-  session_timeout_minutes. An incremental run rebuilds whole partitions: those that received events
-  and devices whose stitched user changed, so a late event can merge or split old sessions and a
-  first login re-keys the device's anonymous history.
+  session_timeout_minutes.
+  An incremental run re-sessionizes each partition that received events from the start of the first
+  session a change can touch: the session of the last earlier event when the change is within the
+  timeout of it, else the change itself. Earlier sessions cannot change (the gap before the rebuilt
+  part still exceeds the timeout), so their rows stay as written. Rebuilt whole: devices whose
+  stitched user changed (every event's user_key moves) and partitions where a re-decided copy moved
+  an event in time or to another partition. Every row written carries the run's stamp: the rows
+  stamped after a later model's watermark are each touched partition's events from its rebuild
+  point on, and that point is a session start.
 -#}
 
-{%- set rebuilt_partitions -%}
-    {%- if is_incremental() %}
-        -- partitions that received events, and devices whose stitched user may have changed
-        partition_key in (
-            select changed_events.partition_key from {{ ref('int_events__deduplicated') }} as changed_events
-            where changed_events._processed_at > {{ watermark() }}
-            union
-            select 'anonymous_id:' || changed_identities.anonymous_id
-            from {{ ref('int_identity__anonymous_users') }} as changed_identities
-            where changed_identities._processed_at > {{ watermark() }}
-        )
-    {%- else %}
-        true
-    {%- endif %}
-{%- endset %}
+{%- set timeout_minutes = var('session_timeout_minutes') %}
 
 with
 
@@ -37,15 +29,127 @@ identity_map as (
     select * from {{ ref('int_identity__anonymous_users') }}
 ),
 
+{% if is_incremental() %}
+    changed_events as (
+        select
+            event_id,
+            partition_key,
+            occurred_at
+        from {{ ref('int_events__deduplicated') }}
+        where _processed_at > {{ watermark() }}
+    ),
+
+    -- a re-decided copy whose time or device differs from the stored one
+    moved_events as (
+        select
+            earlier_rows.partition_key as earlier_partition_key,
+            changed_events.partition_key
+        from {{ this }} as earlier_rows
+        inner join changed_events on earlier_rows.event_id = changed_events.event_id
+        where
+            earlier_rows.occurred_at != changed_events.occurred_at
+            or earlier_rows.partition_key != changed_events.partition_key
+    ),
+
+    whole_partitions as (
+        select 'anonymous_id:' || restitched.anonymous_id as partition_key
+        from {{ ref('int_identity__anonymous_users') }} as restitched
+        where restitched._processed_at > {{ watermark() }}
+        union
+        select earlier_partition_key from moved_events
+        union
+        select partition_key from moved_events
+    ),
+
+    first_changes as (
+        select
+            partition_key,
+            min(occurred_at) as changed_from
+        from changed_events
+        where partition_key not in (select whole_partitions.partition_key from whole_partitions)
+        group by partition_key
+    ),
+
+    earlier_sessions as (
+        select
+            partition_key,
+            event_id,
+            occurred_at,
+            session_id,
+            session_index,
+            is_session_start
+        from {{ this }}
+        where partition_key in (select first_changes.partition_key from first_changes)
+    ),
+
+    -- the last stored event before each partition's first change (ties share one session)
+    previous_events as (
+        select
+            first_changes.partition_key,
+            first_changes.changed_from,
+            earlier_sessions.occurred_at as previous_occurred_at,
+            earlier_sessions.session_id as previous_session_id,
+            earlier_sessions.session_index as previous_session_index
+        from first_changes
+        asof left join earlier_sessions
+            on
+                first_changes.partition_key = earlier_sessions.partition_key
+                and first_changes.changed_from > earlier_sessions.occurred_at
+    ),
+
+    rebuild_points as (
+        select
+            previous_events.partition_key,
+            case
+                when joins_previous_session then previous_session_starts.occurred_at
+                else previous_events.changed_from
+            end as rebuild_from,
+            case
+                when joins_previous_session then previous_events.previous_session_index - 1
+                else coalesce(previous_events.previous_session_index, 0)
+            end as sessions_before
+        from (
+            select
+                *,
+                coalesce(
+                    changed_from
+                    <= {{ dbt.dateadd('minute', timeout_minutes, 'previous_occurred_at') }},
+                    false
+                ) as joins_previous_session
+            from previous_events
+        ) as previous_events
+        left join earlier_sessions as previous_session_starts
+            on
+                previous_events.previous_session_id = previous_session_starts.session_id
+                and previous_session_starts.is_session_start
+        union all
+        select
+            partition_key,
+            cast(null as timestamp) as rebuild_from,
+            0 as sessions_before
+        from whole_partitions
+    ),
+{% endif %}
+
 -- Sessions are cut on a narrow projection and joined back: the windows sort every row they carry,
 -- and carrying the wide event rows measured twice as slow.
 event_order as (
     select
-        event_id,
-        partition_key,
-        occurred_at
-    from {{ ref('int_events__deduplicated') }}
-    where {{ rebuilt_partitions }}
+        events.event_id,
+        events.partition_key,
+        events.occurred_at,
+        {%- if is_incremental() %}
+            rebuild_points.sessions_before
+        {%- else %}
+            0 as sessions_before
+        {%- endif %}
+    from {{ ref('int_events__deduplicated') }} as events
+    {%- if is_incremental() %}
+        inner join rebuild_points
+            on
+                events.partition_key = rebuild_points.partition_key
+                and (rebuild_points.rebuild_from is null or events.occurred_at >= rebuild_points.rebuild_from)
+    {%- endif %}
 ),
 
 with_neighbours as (
@@ -61,10 +165,10 @@ with_boundaries as (
     select
         *,
         previous_occurred_at is null
-        or occurred_at > {{ dbt.dateadd('minute', var('session_timeout_minutes'), 'previous_occurred_at') }}
+        or occurred_at > {{ dbt.dateadd('minute', timeout_minutes, 'previous_occurred_at') }}
             as is_session_start,
         next_occurred_at is null
-        or next_occurred_at > {{ dbt.dateadd('minute', var('session_timeout_minutes'), 'occurred_at') }}
+        or next_occurred_at > {{ dbt.dateadd('minute', timeout_minutes, 'occurred_at') }}
             as is_session_end
     from with_neighbours
 ),
@@ -74,7 +178,7 @@ with_sessions as (
         event_id,
         is_session_start,
         is_session_end,
-        sum(case when is_session_start then 1 else 0 end) over running_partition as session_index,
+        sessions_before + sum(case when is_session_start then 1 else 0 end) over running_partition as session_index,
         -- hashed on the session-start rows only: hashing every event's row measured 4 s more at 10M
         last_value(
             case when is_session_start then {{ dbt.hash("partition_key || '|' || event_id") }} end ignore nulls
@@ -96,7 +200,6 @@ stitched_events as (
         on
             events.user_id is null
             and events.anonymous_id = identity_map.anonymous_id
-    where {{ rebuilt_partitions }}
 ),
 
 sessionized as (
@@ -107,6 +210,7 @@ sessionized as (
         with_sessions.session_index,
         with_sessions.session_id
     from stitched_events
+    -- keeps the rebuilt events only
     inner join with_sessions on stitched_events.event_id = with_sessions.event_id
 )
 

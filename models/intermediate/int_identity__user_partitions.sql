@@ -22,8 +22,11 @@ rebuilt_events as (
         user_key
     from {{ ref('int_events__sessionized') }}
     {% if is_incremental() %}
-        -- a rebuilt partition is rebuilt whole, so all its rows carry the new stamp
-        where _processed_at > {{ watermark() }}
+        -- all events of the partitions touched (a partition is often rewritten from a point on)
+        where partition_key in (
+            select touched.partition_key from {{ ref('int_events__sessionized') }} as touched
+            where touched._processed_at > {{ watermark() }}
+        )
     {% endif %}
 ),
 

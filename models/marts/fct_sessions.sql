@@ -1,27 +1,24 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='partition_key',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_sessions() }}",
         post_hook="{{ record_watermark() }}",
     )
 }}
 
-{#- Keyed by partition: a rebuilt partition replaces all its old sessions, so sessions merged or split
-    by a late event disappear instead of lingering. -#}
+{#- int_events__sessionized rewrites each touched partition from a session on (all of it when a
+    device is re-stitched or a copy moved an event), stamping the rows it writes: the pre-hook
+    deletes each partition's stored sessions from the first rewritten session_index on, so sessions
+    merged, split or emptied by a change disappear instead of lingering, and the sessions of the
+    stamped rows are inserted. Filtering on the stamp alone lets DuckDB skip
+    old row groups (1.5 s → 0.01 s at 10M events, against selecting partitions by a subquery). -#}
 
 with
 
-sessionized_events as (
-    select * from {{ ref('int_events__sessionized') }}
-),
-
 partition_events as (
-    select * from sessionized_events
+    select * from {{ ref('int_events__sessionized') }}
     {% if is_incremental() %}
-        -- int_events__sessionized rewrites a partition whole, so every row of a rebuilt partition
-        -- carries the new stamp; filtering on the stamp alone lets DuckDB skip old row groups
-        -- (1.5 s → 0.01 s at 10M events, against selecting the partitions by a subquery)
         where _processed_at > {{ watermark() }}
     {% endif %}
 ),

@@ -89,6 +89,52 @@ def test_batch_then_batch_equals_full_refresh(workdir: Path, full_refresh_refere
     ) == [("u1", 1, 2, 5, "google")]
 
 
+def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch(workdir: Path) -> None:
+    landing, warehouse = workdir / "landing", workdir / "w.duckdb"
+    write_lines(
+        landing / "day1.jsonl",
+        [
+            # a1: sessions at 09:00 and 15:00; a4: one at 10:00; a3: at 09:00 and 12:00
+            message("a1-1", "2026-10-01T09:00:00Z", anonymous_id="a1"),
+            message("a1-2", "2026-10-01T15:00:00Z", anonymous_id="a1"),
+            message("a4-1", "2026-10-01T10:00:00Z", anonymous_id="a4"),
+            message("a3-1", "2026-10-01T09:00:00Z", received_at="2026-10-01T09:00:10Z", anonymous_id="a3"),
+            message("a3-2", "2026-10-01T12:00:00Z", anonymous_id="a3"),
+        ],
+    )
+    build(landing, warehouse)
+    write_lines(
+        landing / "day2.jsonl",
+        [
+            # 20 minutes after a1's second session: joins it, so a1 is rewritten from 15:00
+            message("a1-3", "2026-10-01T15:20:00Z", received_at="2026-10-02T08:00:00Z", anonymous_id="a1"),
+            # two hours after a4's session: a new one, a4 is rewritten from the new event
+            message("a4-2", "2026-10-01T12:00:00Z", received_at="2026-10-02T08:00:00Z", anonymous_id="a4"),
+            # a copy of a3-1 received earlier, with another time: it wins and moves the event after
+            # a3-2, so a3 is rewritten whole (a3-2 now starts the device's first session)
+            message("a3-1", "2026-10-01T13:00:00Z", received_at="2026-10-01T09:00:05Z", anonymous_id="a3"),
+        ],
+    )
+    build(landing, warehouse)
+    rows = query(
+        warehouse,
+        "select event_id, session_index, is_session_start, _processed_at = max(_processed_at) over () "
+        "from intermediate.int_events__sessionized order by event_id",
+    )
+    assert rows == [
+        ("a1-1", 1, True, False),  # left as written by the first run
+        ("a1-2", 2, True, True),
+        ("a1-3", 2, False, True),
+        ("a3-1", 2, True, True),
+        ("a3-2", 1, True, True),
+        ("a4-1", 1, True, False),
+        ("a4-2", 2, True, True),
+    ]
+    reference = workdir / "reference.duckdb"
+    build(landing, reference, full_refresh=True)
+    assert snapshot(warehouse) == snapshot(reference)
+
+
 def test_funnels_changed_between_runs_recompute_every_user(workdir: Path) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     two_batches(landing)
