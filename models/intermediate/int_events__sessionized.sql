@@ -23,6 +23,18 @@
 
 {%- set timeout_minutes = var('session_timeout_minutes') %}
 
+{#- Joined where the events are read, narrow and wide: DuckDB then filters the scan by the rebuilt
+    partitions (measured at 10M events, one new day: joining the wide rows to the rebuilt sessions
+    by event_id alone probed all 10M rows, 20 s). -#}
+{%- set rebuilt_events_only -%}
+    {%- if is_incremental() %}
+        inner join rebuild_points
+            on
+                events.partition_key = rebuild_points.partition_key
+                and (rebuild_points.rebuild_from is null or events.occurred_at >= rebuild_points.rebuild_from)
+    {%- endif %}
+{%- endset %}
+
 with
 
 identity_map as (
@@ -144,12 +156,7 @@ event_order as (
             0 as sessions_before
         {%- endif %}
     from {{ ref('int_events__deduplicated') }} as events
-    {%- if is_incremental() %}
-        inner join rebuild_points
-            on
-                events.partition_key = rebuild_points.partition_key
-                and (rebuild_points.rebuild_from is null or events.occurred_at >= rebuild_points.rebuild_from)
-    {%- endif %}
+    {{ rebuilt_events_only }}
 ),
 
 with_neighbours as (
@@ -200,6 +207,7 @@ stitched_events as (
         on
             events.user_id is null
             and events.anonymous_id = identity_map.anonymous_id
+    {{ rebuilt_events_only }}
 ),
 
 sessionized as (
@@ -210,7 +218,6 @@ sessionized as (
         with_sessions.session_index,
         with_sessions.session_id
     from stitched_events
-    -- keeps the rebuilt events only
     inner join with_sessions on stitched_events.event_id = with_sessions.event_id
 )
 
