@@ -42,6 +42,13 @@ BATCH_2 = [
 ]
 
 
+def full_refresh_of(landing: Path, workdir: Path, **dbt_vars: object) -> dict:
+    """The contract relations as a from-scratch build over the same files gives them."""
+    reference = workdir / "reference.duckdb"
+    build(landing, reference, full_refresh=True, **dbt_vars)
+    return snapshot(reference)
+
+
 def two_batches(landing: Path) -> None:
     write_lines(landing / "2026-10-01.jsonl", BATCH_1)
     write_lines(landing / "later" / "2026-10-03.jsonl", BATCH_2)
@@ -130,9 +137,7 @@ def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch
         ("a4-1", 1, True, False),
         ("a4-2", 2, True, True),
     ]
-    reference = workdir / "reference.duckdb"
-    build(landing, reference, full_refresh=True)
-    assert snapshot(warehouse) == snapshot(reference)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir)
 
 
 def test_funnels_changed_between_runs_recompute_every_user(workdir: Path) -> None:
@@ -142,9 +147,7 @@ def test_funnels_changed_between_runs_recompute_every_user(workdir: Path) -> Non
     funnels = [{"name": "browse", "steps": ["product_viewed", "product_added"], "window_days": 1}]
     # No new files: only the definitions changed, so no user's events moved.
     build(landing, warehouse, funnels=funnels)
-    reference = workdir / "reference.duckdb"
-    build(landing, reference, full_refresh=True, funnels=funnels)
-    assert snapshot(warehouse) == snapshot(reference)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir, funnels=funnels)
     assert query(warehouse, "select distinct funnel_name from marts.funnel_conversions") == [("browse",)]
 
 
@@ -194,9 +197,7 @@ def test_device_restitched_twice_while_the_per_user_marts_did_not_run(workdir: P
         ("u2", 3),
         ("u9", 1),
     ]
-    reference = workdir / "reference.duckdb"
-    build(landing, reference, full_refresh=True)
-    assert snapshot(warehouse) == snapshot(reference)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir)
 
 
 def test_rerun_without_new_files_changes_nothing(workdir: Path) -> None:
@@ -250,10 +251,8 @@ def test_generated_month_loaded_day_by_day_batches_equals_full_refresh(workdir: 
         for path in batch:
             shutil.copy(path, landing / path.name)
         build(landing, warehouse)
-    reference = workdir / "reference.duckdb"
-    build(landing, reference, full_refresh=True)
     incremental = snapshot(warehouse)
-    assert incremental == snapshot(reference)
+    assert incremental == full_refresh_of(landing, workdir)
     # The faults are there: late and duplicate copies crossed batches, lines were rejected.
     assert len(incremental["quarantine.duplicate_events"]) > 10
     assert len(incremental["quarantine.rejected_events"]) > 10
