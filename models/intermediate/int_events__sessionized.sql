@@ -65,7 +65,7 @@ identity_map as (
 
     whole_partitions as (
         select 'anonymous_id:' || restitched.anonymous_id as partition_key
-        from {{ ref('int_identity__anonymous_users') }} as restitched
+        from identity_map as restitched
         where restitched._processed_at > {{ watermark() }}
         union
         select earlier_partition_key from moved_events
