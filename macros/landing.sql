@@ -12,11 +12,13 @@
 
 {#-
   Landing files this run must read: every *.jsonl / *.jsonl.gz below the landing folder, less the
-  files the model already holds (an incremental run lists old files but never rereads them).
+  files the model already holds (an incremental run lists old files but never rereads them; a
+  full refresh's post-hook passes skip_loaded to skip the files its first statement loaded).
   Paths are returned relative to the landing folder.
 -#}
-{% macro landing_files_to_load() %}
+{% macro landing_files_to_load(skip_loaded=none) %}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set skip_loaded = is_incremental() if skip_loaded is none else skip_loaded -%}
     {%- set root = landing_root() -%}
     {%- set listing -%}
         with landing_files as (
@@ -25,7 +27,7 @@
 
         select substr(file, {{ root | length + 2 }}) as source_file
         from landing_files
-        {%- if is_incremental() %}
+        {%- if skip_loaded %}
             where substr(file, {{ root | length + 2 }}) not in (
                 select distinct source_file from {{ this }}
             )
@@ -46,6 +48,7 @@
 -#}
 {% macro read_landing_lines(files) %}
     {%- set root = landing_root() -%}
+    {{ landing_scans_begin() }}
     {%- if files | length == 0 -%}
         select
             cast(null as varchar) as source_file,
@@ -74,7 +77,28 @@
             ) with ordinality
             {% if not loop.last %}union all{% endif %}
         {%- endfor %}
-    {%- endif -%}
+    {%- endif %}
+    {{ landing_scans_end() }}
+{% endmacro %}
+
+{%- macro landing_scans_begin() %}/* landing scans */{% endmacro %}
+{%- macro landing_scans_end() %}/* end of landing scans */{% endmacro %}
+
+{#-
+  stg_segment__events' post-hook: its statement parsed the first landing_files_per_statement new
+  files; this parses the rest, as many statements of that many files each, by repeating the model's
+  compiled SQL with each batch's scans in place of the first batch's. One statement for all files
+  would set up every file scan at once (see the var).
+-#}
+{% macro load_remaining_landing_files() %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set remaining = landing_files_to_load(skip_loaded=true) -%}
+    {%- set before_scans, scans_and_after = model.compiled_code.split(landing_scans_begin()) -%}
+    {%- set after_scans = scans_and_after.split(landing_scans_end())[1] -%}
+    {%- for files in remaining | batch(var('landing_files_per_statement')) %}
+        insert into {{ this }} by name
+        {{ before_scans }}{{ read_landing_lines(files) }}{{ after_scans }};
+    {%- endfor %}
 {% endmacro %}
 
 {#- Whether duplicate_events rereads discarded copies from landing files (unit tests turn it off). -#}

@@ -2,11 +2,13 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        post_hook="{{ record_watermark() }}",
+        post_hook=["{{ load_remaining_landing_files() }}", "{{ record_watermark() }}"],
     )
 }}
 
-{%- set files_to_load = landing_files_to_load() %}
+{#- This statement parses the first landing_files_per_statement new files; the post-hook repeats it
+    for the rest, a batch at a time, in the same transaction. -#}
+{%- set files_to_load = landing_files_to_load()[:var('landing_files_per_statement')] %}
 {%- if var('tracking_plan_mode') not in ('enforce', 'flag') %}
     {{ exceptions.raise_compiler_error("var tracking_plan_mode must be enforce or flag, not " ~ var('tracking_plan_mode')) }}
 {%- endif %}

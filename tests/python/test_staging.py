@@ -146,3 +146,42 @@ def test_traits_reach_fct_events_hashed_or_dropped_as_the_plan_says(workdir: Pat
         (None, f'{{"email":"{expected}"}}')
     ]
     assert query(warehouse, "select email_hash from marts.dim_users") == [(expected,)]
+
+
+def test_files_are_parsed_a_batch_at_a_time_each_line_once(workdir: Path) -> None:
+    """landing_files_per_statement=2: a run's first statement parses two files, its post-hook the
+    rest two at a time; a full refresh over a loaded warehouse must skip only the files its own
+    first statement loaded."""
+    landing, warehouse = workdir / "landing", workdir / "w.duckdb"
+
+    def day(number: int, lines: int) -> None:
+        write_lines(
+            landing / f"2026-10-{number:02d}.jsonl",
+            [message(f"d{number}-{i}", f"2026-10-{number:02d}T10:0{i}:00Z", anonymous_id="a1") for i in range(lines)]
+            + (["not json"] if number == 3 else []),
+        )
+
+    loaded = "select source_file, count(*), max(line_number) from staging.stg_segment__events group by 1 order by 1"
+    for number, lines in [(1, 1), (2, 2), (3, 3), (4, 1), (5, 2)]:
+        day(number, lines)
+    build(landing, warehouse, landing_files_per_statement=2)
+    first_five = [
+        ("2026-10-01.jsonl", 1, 1),
+        ("2026-10-02.jsonl", 2, 2),
+        ("2026-10-03.jsonl", 4, 4),
+        ("2026-10-04.jsonl", 1, 1),
+        ("2026-10-05.jsonl", 2, 2),
+    ]
+    assert query(warehouse, loaded) == first_five
+    assert query(warehouse, "select count(*) from quarantine.rejected_events") == [(1,)]
+
+    for number in (6, 7, 8):
+        day(number, 1)
+    build(landing, warehouse, landing_files_per_statement=2)
+    all_eight = first_five + [(f"2026-10-0{n}.jsonl", 1, 1) for n in (6, 7, 8)]
+    assert query(warehouse, loaded) == all_eight
+    assert query(warehouse, "select count(*), count(distinct event_id) from marts.fct_events") == [(12, 12)]
+
+    build(landing, warehouse, full_refresh=True, landing_files_per_statement=2)
+    assert query(warehouse, loaded) == all_eight
+    assert query(warehouse, "select count(distinct _loaded_at) from staging.stg_segment__events") == [(1,)]
