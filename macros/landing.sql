@@ -37,6 +37,14 @@
     {{ return(run_query(listing).columns[0].values() | list) }}
 {% endmacro %}
 
+{#- Bytes the given landing files take on disk (DuckDB reads only their sizes). -#}
+{% macro landing_bytes(files) %}
+    {%- if not execute or files | length == 0 -%}{{ return(0) }}{%- endif -%}
+    {%- set paths = [] -%}
+    {%- for file in files -%}{%- do paths.append(sql_string(landing_root() ~ '/' ~ file)) -%}{%- endfor -%}
+    {{ return(run_query('select sum(size) from read_blob([' ~ paths | join(', ') ~ '])').columns[0].values()[0]) }}
+{% endmacro %}
+
 {#-
   Every line of the given files as text, with its file and 1-based physical line number. Read as
   one-column CSV that can never split or unquote, so a malformed line reaches quarantine verbatim

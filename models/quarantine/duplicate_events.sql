@@ -10,10 +10,15 @@
 {#- Every valid copy of a messageId except the one int_events__deduplicated kept. Re-decided for the
     ids deduplication touched since this model's last run: a late copy received earlier than the
     kept one swaps places with it. Staging keeps no text for valid lines, so the discarded copies'
-    lines are reread from their landing files (only the files that hold one). -#}
+    lines are reread from their landing files (only the files that hold one: in an incremental run
+    usually just the new ones, as the kept copy is mostly the first delivered). -#}
 
+{#- the kept copy of each repeated id to re-decide -#}
 {%- set repeated_ids_sql -%}
-    select kept_copies.event_id
+    select
+        kept_copies.event_id,
+        kept_copies.source_file,
+        kept_copies.line_number
     from {{ ref('int_events__deduplicated') }} as kept_copies
     where
         kept_copies.copy_count > 1
@@ -28,12 +33,20 @@
     {%- set files_query -%}
         with landing_files as (
             {{ landing_file_listing() }}
+        ),
+
+        kept_copies as (
+            {{ repeated_ids_sql }}
         )
 
         select distinct lines.source_file
         from {{ ref('stg_segment__events') }} as lines
+        inner join kept_copies
+            on
+                lines.event_id = kept_copies.event_id
+                and (lines.source_file != kept_copies.source_file or lines.line_number != kept_copies.line_number)
         where
-            lines.event_id in ({{ repeated_ids_sql }})
+            lines.reject_reason is null
             and {{ sql_string(landing_root() ~ '/') }} || lines.source_file in (select file from landing_files)
         order by 1
     {%- endset -%}

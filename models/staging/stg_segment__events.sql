@@ -16,7 +16,7 @@
 
 with
 
-landing_lines as (
+landing_lines as {% if landing_bytes(files_to_load) <= var('landing_in_memory_max_bytes') %}materialized{% endif %} (
     {{ read_landing_lines(files_to_load) }}
 ),
 
