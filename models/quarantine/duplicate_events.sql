@@ -14,7 +14,7 @@
     usually just the new ones, as the kept copy is mostly the first delivered). -#}
 
 {#- the kept copy of each repeated id to re-decide -#}
-{%- set repeated_ids_sql -%}
+{%- set kept_copies_sql -%}
     select
         kept_copies.event_id,
         kept_copies.source_file,
@@ -36,7 +36,7 @@
         ),
 
         kept_copies as (
-            {{ repeated_ids_sql }}
+            {{ kept_copies_sql }}
         )
 
         select distinct lines.source_file
@@ -55,18 +55,13 @@
 
 with
 
-repeated_ids as (
-    {{ repeated_ids_sql }}
+kept_copies as (
+    {{ kept_copies_sql }}
 ),
 
 valid_lines as (
     select * from {{ ref('stg_segment__events') }}
-    where reject_reason is null and event_id in (select repeated_ids.event_id from repeated_ids)
-),
-
-kept_copies as (
-    select * from {{ ref('int_events__deduplicated') }}
-    where event_id in (select repeated_ids.event_id from repeated_ids)
+    where reject_reason is null and event_id in (select kept_copies.event_id from kept_copies)
 ),
 
 discarded_copies as (
