@@ -85,28 +85,27 @@ identity_map as (
     earlier_sessions as (
         select
             partition_key,
-            event_id,
             occurred_at,
-            session_id,
             session_index,
             is_session_start
         from {{ this }}
         where partition_key in (select first_changes.partition_key from first_changes)
     ),
 
-    -- the last stored event before each partition's first change (ties share one session)
+    -- the last stored event before each partition's first change: session_index never decreases
+    -- with time, and events sharing a time share a session (an asof join measured 2 s at 10M)
     previous_events as (
         select
             first_changes.partition_key,
             first_changes.changed_from,
-            earlier_sessions.occurred_at as previous_occurred_at,
-            earlier_sessions.session_id as previous_session_id,
-            earlier_sessions.session_index as previous_session_index
+            max(earlier_sessions.occurred_at) as previous_occurred_at,
+            max(earlier_sessions.session_index) as previous_session_index
         from first_changes
-        asof left join earlier_sessions
+        left join earlier_sessions
             on
                 first_changes.partition_key = earlier_sessions.partition_key
                 and first_changes.changed_from > earlier_sessions.occurred_at
+        group by first_changes.partition_key, first_changes.changed_from
     ),
 
     rebuild_points as (
@@ -132,7 +131,8 @@ identity_map as (
         ) as previous_events
         left join earlier_sessions as previous_session_starts
             on
-                previous_events.previous_session_id = previous_session_starts.session_id
+                previous_events.partition_key = previous_session_starts.partition_key
+                and previous_events.previous_session_index = previous_session_starts.session_index
                 and previous_session_starts.is_session_start
         union all
         select

@@ -102,6 +102,7 @@ def run(
 ) -> None:
     """Run the pipeline (dbt build, then the GX suites), incremental unless --full-refresh."""
     from event_analytics.pipeline import parse_vars, run_dbt
+    from event_analytics.quality.checks import preload_gx
     from event_analytics.state import nothing_to_do, record_success, validated_through
 
     landing = landing or project.default_landing()
@@ -119,6 +120,7 @@ def run(
             print_summary(warehouse, None)
             return
         changed_since = None if full_refresh else validated_through(warehouse, run_state)
+        gx_loading = None if skip_validation else preload_gx()
         result = run_dbt(
             "build",
             landing=landing,
@@ -131,6 +133,8 @@ def run(
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    if gx_loading is not None:
+        gx_loading.join()
     if not result.ok:
         if not verbose:
             console.print(result.output[-4000:], markup=False, highlight=False)

@@ -7,9 +7,11 @@ failed expectations (actions.FailedExpectationsAlert).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +165,22 @@ def scoped_to_changed_rows(
             }
         )
     return scoped
+
+
+def preload_gx() -> threading.Thread:
+    """Import GX in a thread (3.5 s of CPU on these machines) while dbt builds in its own process.
+    Join it before touching DuckDB or GX here: concurrent imports of one module can hand a thread a
+    half-initialised module. An import error is left for validate_warehouse to raise."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            import great_expectations  # noqa: F401
+
+            from event_analytics.quality import actions, gx_compat  # noqa: F401
+
+    thread = threading.Thread(target=load, name="preload-gx", daemon=True)
+    thread.start()
+    return thread
 
 
 def validate_warehouse(
