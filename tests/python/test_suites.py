@@ -69,6 +69,14 @@ def test_schema_suite_from_a_model() -> None:
         "max_value": 1,
     }
     assert by_column[("expect_column_values_to_be_between", "seen_at")]["max_value"] == {"$PARAMETER": NOW_PARAMETER}
+    # one column's key, scoped by row version in dbt, is that column's uniqueness over every row to GX
+    scoped = {"unique_combination_of_columns": {"arguments": {"columns": ["note"], "row_version": "seen_at"}}}
+    suite = schema_suite(Relation("marts", "m"), {**MODEL, "data_tests": [scoped]}, [])
+    assert suite["expectations"][-1] == {
+        "type": "expect_column_values_to_be_unique",
+        "kwargs": {"column": "note"},
+        "meta": {"dbt_test": "unique_combination_of_columns"},
+    }
     fct = schema_suite(Relation("marts", "fct_events"), {"name": "fct_events", "columns": []}, ["a_b", "c_d"])
     assert fct["expectations"][-1]["kwargs"] == {"column": "event_name", "value_set": ["a_b", "c_d"]}
 

@@ -131,13 +131,13 @@ def schema_suite(relation: Relation, model: dict[str, Any], planned_events: list
     for test in model.get("data_tests") or []:
         test_name, args, config = _test_name_and_args(test)
         if test_name == "unique_combination_of_columns" and not config.get("where"):
-            expectations.append(
-                expectation(
-                    "expect_compound_columns_to_be_unique",
-                    _mirrored(test_name, {test_name} if _fails_the_build(config) else set()),
-                    column_list=args["columns"],
+            meta = _mirrored(test_name, {test_name} if _fails_the_build(config) else set())
+            if len(args["columns"]) == 1:
+                expectations.append(expectation("expect_column_values_to_be_unique", meta, column=args["columns"][0]))
+            else:
+                expectations.append(
+                    expectation("expect_compound_columns_to_be_unique", meta, column_list=args["columns"])
                 )
-            )
     if str(relation) == "marts.fct_events":
         expectations.append(
             expectation("expect_column_values_to_be_in_set", column="event_name", value_set=planned_events)

@@ -1,0 +1,44 @@
+{#-
+  When each incrementally scoped data test (unique_combination_of_columns with `row_version`) last
+  passed: the start time of that run, keyed by the test's relation name (dbt derives it from the
+  model and the test's arguments, so a new or changed test starts with no pass).
+-#}
+
+{% macro create_test_passes_table() %}
+    create schema if not exists meta;
+    create table if not exists meta.data_test_passes (
+        test_name varchar primary key,
+        passed_at timestamp not null
+    );
+{% endmacro %}
+
+{#- As a SQL literal, read when the test runs; 1970 when it never passed. -#}
+{% macro last_test_pass() -%}
+    {%- set passed_at = '1970-01-01 00:00:00' -%}
+    {%- if execute -%}
+        {%- set query -%}
+            select cast(max(passed_at) as varchar) from meta.data_test_passes
+            where test_name = '{{ this.identifier }}'
+        {%- endset -%}
+        {%- set found = run_query(query).columns[0].values()[0] -%}
+        {%- if found is not none -%}{%- set passed_at = found -%}{%- endif -%}
+    {%- endif -%}
+    cast('{{ passed_at }}' as timestamp)
+{%- endmacro %}
+
+{#- on-run-end: records this run's passes of scoped tests. A failed, errored or skipped test keeps
+    its older pass, so the next run checks again every row written since. -#}
+{% macro record_test_passes(results) %}
+    {%- set passed = [] -%}
+    {%- for result in results -%}
+        {%- set node = result.node -%}
+        {%- if node.resource_type == 'test' and result.status == 'pass' and node.test_metadata is defined
+            and node.test_metadata.kwargs.get('row_version') -%}
+            {%- do passed.append(node.alias) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name in passed %}
+        insert or replace into meta.data_test_passes (test_name, passed_at)
+        values ('{{ name }}', {{ run_timestamp() }});
+    {%- endfor %}
+{% endmacro %}
