@@ -12,18 +12,22 @@
     );
 {% endmacro %}
 
-{#- As a SQL literal, read when the test runs; 1970 when it never passed. -#}
-{% macro last_test_pass() -%}
-    {%- set passed_at = '1970-01-01 00:00:00' -%}
-    {%- if execute -%}
-        {%- set query -%}
-            select cast(max(passed_at) as varchar) from meta.data_test_passes
-            where test_name = '{{ this.identifier }}'
-        {%- endset -%}
-        {%- set found = run_query(query).columns[0].values()[0] -%}
-        {%- if found is not none -%}{%- set passed_at = found -%}{%- endif -%}
-    {%- endif -%}
-    cast('{{ passed_at }}' as timestamp)
+{#- When the running test last passed, as a SQL literal, if `model` holds rows written before
+    then; else none (never passed, or every row was rewritten since, as by a full refresh), and the
+    test checks every row: filtering by the changed keys would then only cost more. -#}
+{% macro changed_rows_since(model, row_version) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set query -%}
+        select cast(passed_at as varchar) from meta.data_test_passes
+        where test_name = '{{ this.identifier }}'
+    {%- endset -%}
+    {%- set passes = run_query(query).columns[0].values() -%}
+    {%- if not passes -%}{{ return(none) }}{%- endif -%}
+    {%- set since = "cast('" ~ passes[0] ~ "' as timestamp)" -%}
+    {%- set query -%}
+        select count(*) from (select 1 from {{ model }} where {{ row_version }} <= {{ since }} limit 1) as older
+    {%- endset -%}
+    {{ return(since if run_query(query).columns[0].values()[0] > 0 else none) }}
 {%- endmacro %}
 
 {#- on-run-end: records this run's passes of scoped tests. A failed, errored or skipped test keeps

@@ -27,6 +27,12 @@ def staging_unique_status(result: RunResult) -> str:
     return status
 
 
+def filtered_by_changed_keys(warehouse: Path) -> bool:
+    """Whether the test's last compiled SQL checked the changed keys only (else every row)."""
+    (compiled,) = (warehouse.parent / f".dbt-target-{warehouse.stem}" / "run").rglob("staging/_models.yml/*.sql")
+    return " in (" in compiled.read_text()
+
+
 def repeat_a_line(warehouse: Path, loaded_at: str) -> None:
     """What a faulty loader would do: store a line a second time, stamped `loaded_at`."""
     with duckdb.connect(str(warehouse)) as con:
@@ -52,11 +58,13 @@ def test_scoped_uniqueness_checks_rows_written_since_its_last_pass(workdir: Path
     ((test_name, passed_at),) = query(warehouse, "select test_name, passed_at from meta.data_test_passes")
     ((loaded_at,),) = query(warehouse, "select max(_loaded_at) from staging.stg_segment__events")
     assert passed_at > loaded_at  # the start of the run it passed in
+    assert not filtered_by_changed_keys(warehouse)  # no pass before: every row checked
 
     # A repeated line stamped after the pass is in scope: the test fails and keeps its old pass.
     repeat_a_line(warehouse, "2099-01-01 00:00:00")
     failed = staging_uniqueness_test(landing, warehouse)
     assert not failed.ok and staging_unique_status(failed) == "fail"
+    assert filtered_by_changed_keys(warehouse)
     assert query(warehouse, "select passed_at from meta.data_test_passes") == [(passed_at,)]
     # ...and fails again on the next run, although that run writes nothing new.
     assert staging_unique_status(staging_uniqueness_test(landing, warehouse)) == "fail"
@@ -70,3 +78,13 @@ def test_scoped_uniqueness_checks_rows_written_since_its_last_pass(workdir: Path
     with duckdb.connect(str(warehouse)) as con:
         con.execute("delete from meta.data_test_passes where test_name = ?", [test_name])
     assert staging_unique_status(staging_uniqueness_test(landing, warehouse)) == "fail"
+
+    # A full refresh rewrites every row: all are newer than the pass, so the plain query runs.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from staging.stg_segment__events where _loaded_at = timestamp '2000-01-01'")
+    assert staging_unique_status(staging_uniqueness_test(landing, warehouse)) == "pass"
+    assert staging_unique_status(staging_uniqueness_test(landing, warehouse)) == "pass"
+    assert filtered_by_changed_keys(warehouse)
+    assert run_dbt("run", landing=landing, warehouse=warehouse, select="stg_segment__events", full_refresh=True).ok
+    assert staging_unique_status(staging_uniqueness_test(landing, warehouse)) == "pass"
+    assert not filtered_by_changed_keys(warehouse)
