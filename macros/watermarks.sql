@@ -6,11 +6,16 @@
   A model's own rows cannot serve as its watermark: a batch may legitimately produce none.
 -#}
 
-{% macro create_watermark_table() %}
+{#- on-run-start: the watermarks, and the scoped data tests' passes (macros/tests/test_passes.sql). -#}
+{% macro create_meta_tables() %}
     create schema if not exists meta;
     create table if not exists meta.incremental_watermarks (
         model_name varchar primary key,
         processed_through timestamp not null
+    );
+    create table if not exists meta.data_test_passes (
+        test_name varchar primary key,
+        passed_at timestamp not null
     );
 {% endmacro %}
 

@@ -1,16 +1,9 @@
 {#-
   When each incrementally scoped data test (unique_combination_of_columns with `row_version`) last
   passed: the start time of that run, keyed by the test's relation name (dbt derives it from the
-  model and the test's arguments, so a new or changed test starts with no pass).
+  model and the test's arguments, so a new or changed test starts with no pass), in
+  meta.data_test_passes (created by create_meta_tables).
 -#}
-
-{% macro create_test_passes_table() %}
-    create schema if not exists meta;
-    create table if not exists meta.data_test_passes (
-        test_name varchar primary key,
-        passed_at timestamp not null
-    );
-{% endmacro %}
 
 {#- When the running test last passed, as a SQL literal, if `model` holds rows written before
     then; else none (never passed, or every row was rewritten since, as by a full refresh), and the
