@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_id',
-        post_hook="{{ record_watermark() }}",
+        post_hook=["{{ sessionize_remaining_buckets() }}", "{{ record_watermark() }}"],
     )
 }}
 
@@ -22,16 +22,20 @@
 -#}
 
 {%- set timeout_minutes = var('session_timeout_minutes') %}
+{%- set buckets = sessionize_buckets() %}
 
-{#- Joined where the events are read, narrow and wide: DuckDB then filters the scan by the rebuilt
-    partitions (measured at 10M events, one new day: joining the wide rows to the rebuilt sessions
-    by event_id alone probed all 10M rows, 20 s). -#}
-{%- set rebuilt_events_only -%}
+{#- Which events this statement sessionizes: an incremental run's rebuilt partitions, joined where
+    the events are read, narrow and wide (DuckDB then filters the scan by them; measured at 10M
+    events, one new day: joining the wide rows to the rebuilt sessions by event_id alone probed all
+    10M rows, 20 s), or a full build's bucket of partitions (macros/sessionize_buckets.sql). -#}
+{%- set events_of_this_statement -%}
     {%- if is_incremental() %}
         inner join rebuild_points
             on
                 events.partition_key = rebuild_points.partition_key
                 and (rebuild_points.rebuild_from is null or events.occurred_at >= rebuild_points.rebuild_from)
+    {%- elif buckets > 1 %}
+        where {{ sessionize_bucket_filter('events.partition_key', buckets) }}
     {%- endif %}
 {%- endset %}
 
@@ -156,7 +160,7 @@ event_order as (
             0 as sessions_before
         {%- endif %}
     from {{ ref('int_events__deduplicated') }} as events
-    {{ rebuilt_events_only }}
+    {{ events_of_this_statement }}
 ),
 
 with_neighbours as (
@@ -207,7 +211,7 @@ stitched_events as (
         on
             events.user_id is null
             and events.anonymous_id = identity_map.anonymous_id
-    {{ rebuilt_events_only }}
+    {{ events_of_this_statement }}
 ),
 
 sessionized as (

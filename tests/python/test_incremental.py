@@ -262,3 +262,17 @@ def test_generated_month_loaded_day_by_day_batches_equals_full_refresh(workdir: 
         " (select count(*) from quarantine.duplicate_events), (select count(*) from quarantine.rejected_events)",
     )[0]
     assert lines == events + dups + rejected
+
+
+def test_full_build_sessionizing_a_bucket_of_partitions_a_statement_equals_one_statement(workdir: Path) -> None:
+    generated = workdir / "generated"
+    generate(GenerateOptions(out=generated, events=3000, users=80, days=4, faults=0.05, seed=11))
+    one_statement = full_refresh_of(generated, workdir)
+    bucketed = workdir / "bucketed.duckdb"
+    build(generated, bucketed, full_refresh=True, sessionize_events_per_statement=500)
+    assert snapshot(bucketed) == one_statement
+    ((events,),) = query(bucketed, "select count(*) from intermediate.int_events__deduplicated")
+    buckets = -(-events // 500)
+    assert buckets > 2
+    compiled = bucketed.parent / ".dbt-target-bucketed" / "run" / "event_analytics" / "models" / "intermediate"
+    assert f"% {buckets} = /* bucket */ 0" in (compiled / "int_events__sessionized.sql").read_text()
