@@ -269,6 +269,9 @@ def test_full_build_sessionizing_a_bucket_of_partitions_a_statement_equals_one_s
     generate(GenerateOptions(out=generated, events=3000, users=80, days=4, faults=0.05, seed=11))
     one_statement = full_refresh_of(generated, workdir)
     bucketed = workdir / "bucketed.duckdb"
+    # a first build of an empty warehouse, then a full refresh over the loaded one
+    build(generated, bucketed, sessionize_events_per_statement=500)
+    assert snapshot(bucketed) == one_statement
     build(generated, bucketed, full_refresh=True, sessionize_events_per_statement=500)
     assert snapshot(bucketed) == one_statement
     ((events,),) = query(bucketed, "select count(*) from intermediate.int_events__deduplicated")
