@@ -27,29 +27,39 @@
 
 with
 
+-- Every copy of the ids to decide, narrow. An incremental run's few are materialised, so staging is
+-- scanned by id once for both uses below (this statement measured 1.5 -> 1.3 s for a day at 10M
+-- events); a full build's would be every line, so each use reads staging itself.
+candidate_copies as {% if is_incremental() %}materialized{% else %}not materialized{% endif %} (
+    select
+        loaded_lines.event_id,
+        loaded_lines.source_file,
+        loaded_lines.line_number,
+        loaded_lines.received_at
+    from {{ ref('stg_segment__events') }} as loaded_lines
+    where {{ candidate_lines }}
+),
+
 -- Ranking every row is the slow path (a full sort); only the rare repeated ids need it.
 repeated_event_ids as (
     select
-        loaded_lines.event_id,
+        event_id,
         count(*) as copy_count
-    from {{ ref('stg_segment__events') }} as loaded_lines
-    where {{ candidate_lines }}
-    group by loaded_lines.event_id
+    from candidate_copies
+    group by event_id
     having count(*) > 1
 ),
 
 ranked_copies as (
     select
-        loaded_lines.source_file,
-        loaded_lines.line_number,
+        source_file,
+        line_number,
         row_number() over (
-            partition by loaded_lines.event_id
-            order by loaded_lines.received_at, loaded_lines.source_file, loaded_lines.line_number
+            partition by event_id
+            order by received_at, source_file, line_number
         ) as copy_rank
-    from {{ ref('stg_segment__events') }} as loaded_lines
-    where
-        {{ candidate_lines }}
-        and loaded_lines.event_id in (select repeated_event_ids.event_id from repeated_event_ids)
+    from candidate_copies
+    where event_id in (select repeated_event_ids.event_id from repeated_event_ids)
 ),
 
 losing_copies as (

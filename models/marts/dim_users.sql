@@ -42,22 +42,15 @@ event_facts as (
     group by user_key
 ),
 
-ranked_sessions as (
-    select
-        user_key,
-        utm_source,
-        row_number() over (partition by user_key order by started_at, session_id) as user_session_rank,
-        count(*) over (partition by user_key) as session_count
-    from sessions
-),
-
+-- A hash aggregate: ranking sessions by a window sorted them all. arg_min_null, as the first
+-- session's source may be null and plain arg_min would skip to a later one.
 session_facts as (
     select
         user_key,
-        session_count,
-        utm_source as first_utm_source
-    from ranked_sessions
-    where user_session_rank = 1
+        count(*) as session_count,
+        arg_min_null(utm_source, (started_at, session_id)) as first_utm_source
+    from sessions
+    group by user_key
 )
 
 select

@@ -35,17 +35,11 @@ first_exposures as (
     select
         experiment_id,
         user_key,
-        variant,
-        occurred_at as exposed_at,
-        variant_count
-    from (
-        select
-            *,
-            row_number() over (partition by experiment_id, user_key order by occurred_at, event_id) as exposure_rank,
-            count(distinct variant) over (partition by experiment_id, user_key) as variant_count
-        from valid_exposures
-    ) as ranked_exposures
-    where exposure_rank = 1
+        arg_min(variant, (occurred_at, event_id)) as variant,
+        min(occurred_at) as exposed_at,
+        count(distinct variant) as variant_count
+    from valid_exposures
+    group by experiment_id, user_key
 ),
 
 outcome_events as (
@@ -66,7 +60,7 @@ outcome_events as (
             {{ sql_string(var('experiment_goal_event')) }}
             {%- for event in guardrails %}, {{ sql_string(event) }}{% endfor %}
         )
-    group by 1, 2, 3
+    group by first_exposures.experiment_id, first_exposures.user_key, events.event_name
 )
 
 select

@@ -158,8 +158,9 @@ WINDOW_DAYS = 1
 UNIT = dt.timedelta(hours=6)  # four units make the window: ties and window edges come up often
 
 
-def brute_force_level(events: list[tuple[str, int]]) -> int:
-    """Longest chain e1 < e2 < ... (strictly later), every step within the window of e1, any choice."""
+def brute_force_attempts(events: list[tuple[str, int]]) -> dict[int, int]:
+    """Each step-1 time's longest chain e1 < e2 < ... (strictly later), every step within the window
+    of e1, any choice."""
     window = dt.timedelta(days=WINDOW_DAYS) / UNIT
 
     def extend(step: int, last: int, start: int) -> int:
@@ -171,7 +172,7 @@ def brute_force_level(events: list[tuple[str, int]]) -> int:
                 best = max(best, extend(step + 1, t, start))
         return best
 
-    return max((extend(1, t, t) for name, t in events if name == STEPS[0]), default=0)
+    return {t: extend(1, t, t) for name, t in events if name == STEPS[0]}
 
 
 @pytest.fixture(scope="module")
@@ -206,5 +207,12 @@ def test_funnel_level_matches_brute_force(compiled_funnel_sql: tuple[Path, str],
                 "insert into marts.fct_events values ('u', ?, ?, null)",
                 [(name, dt.datetime(2026, 10, 1) + t * UNIT) for name, t in events],
             )
-        levels = con.execute(f"select max(step_index) from ({sql}) as steps").fetchone()[0]
-    assert (levels or 0) == brute_force_level(events)
+        level, started = con.execute(
+            f"select max(step_index), min(reached_at) filter (where step_index = 1) from ({sql}) as steps"
+        ).fetchone()
+    attempts = brute_force_attempts(events)
+    best = max(attempts.values(), default=0)
+    assert (level or 0) == best
+    # the attempt counted is the earliest step-1 event reaching that level
+    first = min((t for t, reached in attempts.items() if reached == best), default=None)
+    assert started == (None if first is None else dt.datetime(2026, 10, 1) + first * UNIT)
