@@ -140,7 +140,11 @@ def baseline_memory_limit(events: int) -> str:
 
 
 def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> Measurement:
+    """The hand-written script, with each statement's wall seconds as its stages (named by the
+    table it creates), to set against the pipeline's models."""
     database.unlink(missing_ok=True)
+    stages_file = database.with_suffix(".stages.json")
+    stages_file.unlink(missing_ok=True)
     sampler = TreeMemorySampler()
     cpu = children_cpu()
     started = time.perf_counter()
@@ -161,11 +165,25 @@ def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> M
     peak = sampler.stop()
     if proc.returncode != 0:
         raise RuntimeError("baseline failed")
-    return Measurement(wall, children_cpu() - cpu, peak)
+    stages = json.loads(stages_file.read_text())
+    stages_file.unlink()
+    return Measurement(wall, children_cpu() - cpu, peak, stage_seconds=stages)
+
+
+def baseline_statements(script: str) -> list[tuple[str, str]]:
+    """(stage, SQL) for each statement of the script: a statement is named by the table it creates."""
+    statements = []
+    for sql in script.split(";\n"):
+        code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
+        if code:
+            created = re.search(r"create or replace table (\w+)", code)
+            statements.append((created.group(1) if created else "settings", code))
+    return statements
 
 
 def run_baseline(database: str, memory_limit: str, files: list[str]) -> None:
-    """Child process: the hand-written script."""
+    """Child process: the hand-written script, one statement at a time; their seconds go to
+    <database>.stages.json."""
     import duckdb
 
     # buffer_size as the pipeline's reader has it: DuckDB reserves the default 32 MiB buffer for
@@ -181,8 +199,13 @@ def run_baseline(database: str, memory_limit: str, files: list[str]) -> None:
     con = duckdb.connect(database, config={"memory_limit": memory_limit, "temp_directory": str(spill)})
     con.execute("set preserve_insertion_order = false")
     con.execute("set enable_progress_bar = false")
-    con.execute(script)
+    stages: dict[str, float] = {}
+    for stage, sql in baseline_statements(script):
+        started = time.perf_counter()
+        con.execute(sql)
+        stages[stage] = round(stages.get(stage, 0.0) + time.perf_counter() - started, 3)
     con.close()
+    Path(database).with_suffix(".stages.json").write_text(json.dumps(stages))
 
 
 # The generator holds a batch in memory (~10 GB at 10M events); bigger sizes are several batches.
