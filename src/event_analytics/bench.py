@@ -143,7 +143,7 @@ def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> M
     """The hand-written script, with each statement's wall seconds as its stages (named by the
     table it creates), to set against the pipeline's models."""
     database.unlink(missing_ok=True)
-    stages_file = database.with_suffix(".stages.json")
+    stages_file = baseline_stages_file(database)
     stages_file.unlink(missing_ok=True)
     sampler = TreeMemorySampler()
     cpu = children_cpu()
@@ -168,6 +168,11 @@ def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> M
     stages = json.loads(stages_file.read_text())
     stages_file.unlink()
     return Measurement(wall, children_cpu() - cpu, peak, stage_seconds=stages)
+
+
+def baseline_stages_file(database: Path) -> Path:
+    """Where the baseline's child process leaves its seconds per statement."""
+    return database.with_suffix(".stages.json")
 
 
 def baseline_statements(script: str) -> list[tuple[str, str]]:
@@ -205,7 +210,7 @@ def run_baseline(database: str, memory_limit: str, files: list[str]) -> None:
         con.execute(sql)
         stages[stage] = round(stages.get(stage, 0.0) + time.perf_counter() - started, 3)
     con.close()
-    Path(database).with_suffix(".stages.json").write_text(json.dumps(stages))
+    baseline_stages_file(Path(database)).write_text(json.dumps(stages))
 
 
 # The generator holds a batch in memory (~10 GB at 10M events); bigger sizes are several batches.

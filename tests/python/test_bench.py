@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from event_analytics.bench import measured_baseline, split_last_day
+from event_analytics.bench import baseline_stages_file, measured_baseline, split_last_day
 
 
 def test_incremental_run_gets_the_last_simulated_day_and_the_stragglers_after_it() -> None:
@@ -62,7 +62,7 @@ def test_baseline_times_each_statement_by_the_table_it_creates(tmp_path: Path) -
     ]
     assert all(seconds >= 0 for seconds in measured.stage_seconds.values())
     assert sum(measured.stage_seconds.values()) <= measured.wall_seconds
-    assert not database.with_suffix(".stages.json").exists()
+    assert not baseline_stages_file(database).exists()
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("select count(*) from rejected").fetchone() == (1,)
         assert con.execute("select source_file, line_number from dup_losers").fetchall() == [(str(second), 1)]
