@@ -6,7 +6,8 @@
   A model's own rows cannot serve as its watermark: a batch may legitimately produce none.
 -#}
 
-{#- on-run-start: the watermarks, and the scoped data tests' passes (macros/tests/test_passes.sql). -#}
+{#- on-run-start: the watermarks, the scoped data tests' passes (macros/tests/test_passes.sql) and
+    the partitions events moved out of or within (record_moved_partitions). -#}
 {% macro create_meta_tables() %}
     create schema if not exists meta;
     create table if not exists meta.incremental_watermarks (
@@ -16,6 +17,10 @@
     create table if not exists meta.data_test_passes (
         test_name varchar primary key,
         passed_at timestamp not null
+    );
+    create table if not exists meta.moved_partitions (
+        partition_key varchar not null,
+        moved_at timestamp not null
     );
 {% endmacro %}
 
@@ -68,7 +73,37 @@
     {%- endif %}
 {% endmacro %}
 
-{#- fct_sessions' pre-hook: see the model. -#}
+{#-
+  int_events__sessionized's pre-hook, before its rows change: the partitions that a re-decided copy
+  moved an event out of, into, or within in time (the kept copy of a messageId changed and differs
+  from the stored one). They are rebuilt whole. A partition an event left may keep no event at all,
+  and so no row stamped by this run: fct_sessions and int_identity__user_partitions read these
+  to drop its sessions and retire its pairs.
+-#}
+{% macro record_moved_partitions() %}
+    {%- if is_incremental() %}
+        insert into meta.moved_partitions (partition_key, moved_at)
+        select distinct
+            unnest([earlier_rows.partition_key, changed_events.partition_key]),
+            {{ run_timestamp() }}
+        from {{ this }} as earlier_rows
+        inner join {{ ref('int_events__deduplicated') }} as changed_events
+            on earlier_rows.event_id = changed_events.event_id
+        where
+            changed_events._processed_at > {{ watermark() }}
+            and (
+                earlier_rows.occurred_at != changed_events.occurred_at
+                or earlier_rows.partition_key != changed_events.partition_key
+            )
+    {%- endif %}
+{% endmacro %}
+
+{#- The partitions moved since this model's watermark (record_moved_partitions). -#}
+{% macro moved_partitions() -%}
+    select moved.partition_key from meta.moved_partitions as moved where moved.moved_at > {{ watermark() }}
+{%- endmacro %}
+
+{#- fct_sessions' pre-hook: see the model. A moved partition was rebuilt whole, or emptied. -#}
 {% macro delete_rebuilt_sessions() %}
     {%- if is_incremental() %}
         delete from {{ this }} as stored_sessions
@@ -79,6 +114,11 @@
             from {{ ref('int_events__sessionized') }}
             where _processed_at > {{ watermark() }}
             group by partition_key
+            union all
+            select
+                partition_key,
+                0 as first_rebuilt_index
+            from ({{ moved_partitions() }}) as moved
         ) as rebuilt_parts
         where
             stored_sessions.partition_key = rebuilt_parts.partition_key

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_id',
+        pre_hook="{{ record_moved_partitions() }}",
         post_hook=["{{ sessionize_remaining_buckets() }}", "{{ record_watermark() }}"],
     )
 }}
@@ -55,26 +56,12 @@ identity_map as (
         where _processed_at > {{ watermark() }}
     ),
 
-    -- a re-decided copy whose time or device differs from the stored one
-    moved_events as (
-        select
-            earlier_rows.partition_key as earlier_partition_key,
-            changed_events.partition_key
-        from {{ this }} as earlier_rows
-        inner join changed_events on earlier_rows.event_id = changed_events.event_id
-        where
-            earlier_rows.occurred_at != changed_events.occurred_at
-            or earlier_rows.partition_key != changed_events.partition_key
-    ),
-
     whole_partitions as (
         select 'anonymous_id:' || restitched.anonymous_id as partition_key
         from identity_map as restitched
         where restitched._processed_at > {{ watermark() }}
         union
-        select earlier_partition_key from moved_events
-        union
-        select partition_key from moved_events
+        {{ moved_partitions() }}
     ),
 
     first_changes as (

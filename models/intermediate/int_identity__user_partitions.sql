@@ -16,6 +16,16 @@
 
 with
 
+{% if is_incremental() %}
+    -- Partitions rewritten, from a point on or whole, and those an event left, which may hold none.
+    touched_partitions as (
+        select touched.partition_key from {{ ref('int_events__sessionized') }} as touched
+        where touched._processed_at > {{ watermark() }}
+        union
+        {{ moved_partitions() }}
+    ),
+{% endif %}
+
 rebuilt_events as (
     select
         partition_key,
@@ -23,10 +33,7 @@ rebuilt_events as (
     from {{ ref('int_events__sessionized') }}
     {% if is_incremental() %}
         -- all events of the partitions touched (a partition is often rewritten from a point on)
-        where partition_key in (
-            select touched.partition_key from {{ ref('int_events__sessionized') }} as touched
-            where touched._processed_at > {{ watermark() }}
-        )
+        where partition_key in (select touched_partitions.partition_key from touched_partitions)
     {% endif %}
 ),
 
@@ -51,7 +58,7 @@ current_pairs as (
             on
                 earlier_pairs.partition_key = current_pairs.partition_key
                 and earlier_pairs.user_key = current_pairs.user_key
-        where earlier_pairs.partition_key in (select current_pairs.partition_key from current_pairs)
+        where earlier_pairs.partition_key in (select touched_partitions.partition_key from touched_partitions)
     ),
 {% endif %}
 

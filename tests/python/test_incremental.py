@@ -96,6 +96,40 @@ def test_batch_then_batch_equals_full_refresh(workdir: Path, full_refresh_refere
     ) == [("u1", 1, 2, 5, "google")]
 
 
+def test_a_copy_that_moves_an_event_to_another_device_empties_the_old_one(workdir: Path) -> None:
+    """Copies of one messageId from two devices (not what a retry sends, but the data allows it):
+    the one received first wins, so the event leaves d1, which is left with nothing."""
+    landing, warehouse = workdir / "landing", workdir / "w.duckdb"
+    write_lines(
+        landing / "2026-10-01.jsonl",
+        [
+            message("v", "2026-10-01T12:00:00Z", received_at="2026-10-01T12:00:05Z", anonymous_id="d1"),
+            message("w", "2026-10-01T13:00:00Z", anonymous_id="d3"),
+        ],
+    )
+    build(landing, warehouse)
+    assert query(warehouse, "select user_key from marts.dim_users order by 1") == [("d1",), ("d3",)]
+    write_lines(
+        landing / "2026-10-02.jsonl",
+        [message("v", "2026-10-01T12:00:00Z", received_at="2026-10-01T12:00:01Z", anonymous_id="d2")],
+    )
+    build(landing, warehouse)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir)
+    assert query(warehouse, "select anonymous_id, event_count from marts.fct_sessions order by 1") == [
+        ("d2", 1),
+        ("d3", 1),
+    ]
+    assert query(warehouse, "select user_key from marts.dim_users order by 1") == [("d2",), ("d3",)]
+    assert query(
+        warehouse,
+        "select partition_key, user_key, is_current from intermediate.int_identity__user_partitions order by 1, 3",
+    ) == [
+        ("anonymous_id:d1", "d1", False),
+        ("anonymous_id:d2", "d2", True),
+        ("anonymous_id:d3", "d3", True),
+    ]
+
+
 def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch(workdir: Path) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     write_lines(
