@@ -46,7 +46,12 @@
     cast('{{ processed_through }}' as timestamp)
 {%- endmacro %}
 
+{#- With `settings`, the watermarks of the model's other settings go: its rows now follow these, so
+    a return to earlier settings must redo everything too. -#}
 {% macro record_watermark(settings=none) %}
+    {%- if settings is not none %}
+        delete from meta.incremental_watermarks where starts_with(model_name, '{{ this.identifier }}@');
+    {%- endif %}
     insert or replace into meta.incremental_watermarks (model_name, processed_through)
     values ('{{ watermark_key(settings) }}', {{ run_timestamp() }})
 {% endmacro %}

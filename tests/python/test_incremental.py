@@ -174,7 +174,7 @@ def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch
     assert snapshot(warehouse) == full_refresh_of(landing, workdir)
 
 
-def test_funnels_changed_between_runs_recompute_every_user(workdir: Path) -> None:
+def test_funnels_changed_and_changed_back_recompute_every_user(workdir: Path) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     two_batches(landing)
     build(landing, warehouse)
@@ -183,6 +183,10 @@ def test_funnels_changed_between_runs_recompute_every_user(workdir: Path) -> Non
     build(landing, warehouse, funnels=funnels)
     assert snapshot(warehouse) == full_refresh_of(landing, workdir, funnels=funnels)
     assert query(warehouse, "select distinct funnel_name from marts.funnel_conversions") == [("browse",)]
+    # Back to the first definitions: rows stored under them before are stale, as every user was
+    # recomputed with the others in between.
+    build(landing, warehouse)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir)
 
 
 def test_device_restitched_twice_while_the_per_user_marts_did_not_run(workdir: Path) -> None:
