@@ -9,61 +9,34 @@
   One row per cohort and offset from 0 to the last period in the data, zero-filled.
 -#}
 
-{%- set grain = var('retention_grain') %}
-{%- set mode = var('retention_mode') %}
-{%- set retention_event = var('retention_event') %}
-{%- if grain not in ['day', 'week', 'month'] %}
-    {{ exceptions.raise_compiler_error("retention_grain must be day, week or month, got " ~ grain) }}
-{%- endif %}
-{%- if mode not in ['calendar', 'rolling'] %}
-    {{ exceptions.raise_compiler_error("retention_mode must be calendar or rolling, got " ~ mode) }}
-{%- endif %}
-{%- set period_days = {'day': 1, 'week': 7, 'month': 30}[grain] %}
-
+{%- set settings = retention_settings() %}
+{%- set grain = settings.grain %}
 
 with
 
-events as (
-    select
-        user_key,
-        event_name,
-        occurred_at
-    from {{ ref('fct_events') }}
-),
-
+-- one row per user, recomputed incrementally for the users whose events moved
 users as (
     select
         user_key,
-        min(occurred_at) as first_event_at,
-        cast(date_trunc('{{ grain }}', min(occurred_at)) as date) as cohort_period
-    from events
-    group by user_key
+        cohort_period,
+        first_event_at,
+        last_event_at,
+        active_offsets
+    from {{ ref('int_retention__user_activity') }}
 ),
 
 data_end as (
     select
-        max(occurred_at) as last_event_at,
-        cast(date_trunc('{{ grain }}', max(occurred_at)) as date) as last_period
-    from events
+        max(last_event_at) as last_event_at,
+        cast(date_trunc('{{ grain }}', max(last_event_at)) as date) as last_period
+    from users
 ),
 
 activity as (
-    select distinct
-        users.user_key,
-        users.cohort_period,
-        {%- if mode == 'calendar' %}
-            {%- set event_period = "cast(date_trunc('" ~ grain ~ "', events.occurred_at) as date)" %}
-            {{ period_offset('users.cohort_period', event_period, grain) }}
-        {%- else %}
-            {{ dbt.datediff('users.first_event_at', 'events.occurred_at', 'millisecond') }}
-            // {{ period_days * 86400000 }}
-        {%- endif %} as period_offset
-    from events
-    inner join users on events.user_key = users.user_key
-    where events.occurred_at >= users.first_event_at
-    {%- if retention_event is not none %}
-        and events.event_name = {{ sql_string(retention_event) }}
-    {%- endif %}
+    select
+        user_key,
+        unnest(active_offsets) as period_offset
+    from users
 ),
 
 cohorts as (
@@ -87,10 +60,10 @@ eligible_users as (
         users.user_key
     from grid
     inner join users on grid.cohort_period = users.cohort_period
-    {%- if mode == 'rolling' %}
+    {%- if settings.mode == 'rolling' %}
         cross join data_end
         where
-            {{ dbt.dateadd('day', '(grid.period_offset + 1) * ' ~ period_days, 'users.first_event_at') }}
+            {{ dbt.dateadd('day', '(grid.period_offset + 1) * ' ~ settings.period_days, 'users.first_event_at') }}
             <= data_end.last_event_at
     {%- endif %}
 ),

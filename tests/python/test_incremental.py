@@ -174,16 +174,21 @@ def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch
     assert snapshot(warehouse) == full_refresh_of(landing, workdir)
 
 
-def test_funnels_changed_and_changed_back_recompute_every_user(workdir: Path) -> None:
+def test_funnels_and_retention_changed_and_changed_back_recompute_every_user(workdir: Path) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     two_batches(landing)
     build(landing, warehouse)
-    funnels = [{"name": "browse", "steps": ["product_viewed", "product_added"], "window_days": 1}]
-    # No new files: only the definitions changed, so no user's events moved.
-    build(landing, warehouse, funnels=funnels)
-    assert snapshot(warehouse) == full_refresh_of(landing, workdir, funnels=funnels)
+    changed = {
+        "funnels": [{"name": "browse", "steps": ["product_viewed", "product_added"], "window_days": 1}],
+        "retention_grain": "month",
+        "retention_mode": "rolling",
+        "retention_event": "product_added",
+    }
+    # No new files: only the settings changed, so no user's events moved.
+    build(landing, warehouse, **changed)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir, **changed)
     assert query(warehouse, "select distinct funnel_name from marts.funnel_conversions") == [("browse",)]
-    # Back to the first definitions: rows stored under them before are stale, as every user was
+    # Back to the first settings: rows stored under them before are stale, as every user was
     # recomputed with the others in between.
     build(landing, warehouse)
     assert snapshot(warehouse) == full_refresh_of(landing, workdir)

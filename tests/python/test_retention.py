@@ -58,7 +58,13 @@ def test_weekly_calendar_with_a_gap_week(tmp_path: Path) -> None:
 
 
 def test_retention_event_restricts_activity(tmp_path: Path) -> None:
-    assert retention(tmp_path, WEEKLY, retention_event="order_completed") == [
+    rows = retention(tmp_path, WEEKLY, retention_event="order_completed")
+    # Per user: the cohort of the first event of any kind, offsets of orders only (r3 has none).
+    assert query(
+        tmp_path / "w.duckdb",
+        "select user_key, cohort_period, active_offsets from intermediate.int_retention__user_activity order by 1",
+    ) == [("r1", JAN5, [3]), ("r2", JAN5, [1]), ("r3", JAN12, [])]
+    assert rows == [
         (JAN5, 0, 2, 2, 1.0),
         (JAN5, 1, 2, 1, 0.5),
         (JAN5, 2, 2, 0, 0.0),
