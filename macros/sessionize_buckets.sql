@@ -39,3 +39,9 @@
         {{ model.compiled_code | replace('/* bucket */ 0', '/* bucket */ ' ~ bucket) }};
     {%- endfor %}
 {% endmacro %}
+
+{#- What int_events__sessionized's stored sessions follow: its watermark is keyed by it, so a change
+    (or a change back) re-sessionizes every device on the next run. -#}
+{% macro sessionize_settings() -%}
+    {{ return({'session_timeout_minutes': var('session_timeout_minutes')}) }}
+{%- endmacro %}

@@ -85,7 +85,7 @@
   and so no row stamped by this run: fct_sessions and int_identity__user_partitions read these
   to drop its sessions and retire its pairs.
 -#}
-{% macro record_moved_partitions() %}
+{% macro record_moved_partitions(settings=none) %}
     {%- if is_incremental() %}
         insert into meta.moved_partitions (partition_key, moved_at)
         select distinct
@@ -95,7 +95,7 @@
         inner join {{ ref('int_events__deduplicated') }} as changed_events
             on earlier_rows.event_id = changed_events.event_id
         where
-            changed_events._processed_at > {{ watermark() }}
+            changed_events._processed_at > {{ watermark(settings) }}
             and (
                 earlier_rows.occurred_at != changed_events.occurred_at
                 or earlier_rows.partition_key != changed_events.partition_key
@@ -104,8 +104,8 @@
 {% endmacro %}
 
 {#- The partitions moved since this model's watermark (record_moved_partitions). -#}
-{% macro moved_partitions() -%}
-    select moved.partition_key from meta.moved_partitions as moved where moved.moved_at > {{ watermark() }}
+{% macro moved_partitions(settings=none) -%}
+    select moved.partition_key from meta.moved_partitions as moved where moved.moved_at > {{ watermark(settings) }}
 {%- endmacro %}
 
 {#- fct_sessions' pre-hook: see the model. A moved partition was rebuilt whole, or emptied. -#}

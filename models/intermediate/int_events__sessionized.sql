@@ -3,8 +3,8 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_id',
-        pre_hook="{{ record_moved_partitions() }}",
-        post_hook=["{{ sessionize_remaining_buckets() }}", "{{ record_watermark() }}"],
+        pre_hook="{{ record_moved_partitions(sessionize_settings()) }}",
+        post_hook=["{{ sessionize_remaining_buckets() }}", "{{ record_watermark(sessionize_settings()) }}"],
     )
 }}
 
@@ -53,15 +53,15 @@ identity_map as (
             partition_key,
             occurred_at
         from {{ ref('int_events__deduplicated') }}
-        where _processed_at > {{ watermark() }}
+        where _processed_at > {{ watermark(sessionize_settings()) }}
     ),
 
     whole_partitions as (
         select 'anonymous_id:' || restitched.anonymous_id as partition_key
         from identity_map as restitched
-        where restitched._processed_at > {{ watermark() }}
+        where restitched._processed_at > {{ watermark(sessionize_settings()) }}
         union
-        {{ moved_partitions() }}
+        {{ moved_partitions(sessionize_settings()) }}
     ),
 
     first_changes as (

@@ -194,6 +194,17 @@ def test_funnels_and_retention_changed_and_changed_back_recompute_every_user(wor
     assert snapshot(warehouse) == full_refresh_of(landing, workdir)
 
 
+def test_session_timeout_changed_and_changed_back_resessionizes_every_device(workdir: Path) -> None:
+    landing, warehouse = workdir / "landing", workdir / "w.duckdb"
+    two_batches(landing)
+    build(landing, warehouse)
+    # a1's events 25 minutes apart split into sessions of their own at 10 minutes
+    build(landing, warehouse, session_timeout_minutes=10)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir, session_timeout_minutes=10)
+    build(landing, warehouse)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir)
+
+
 def test_device_restitched_twice_while_the_per_user_marts_did_not_run(workdir: Path) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     batches = [
