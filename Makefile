@@ -25,7 +25,7 @@ test-dbt: $(STAMP)
 	$(BIN)/event-analytics run --dev-key --unit-tests --landing .test/dbt/landing --warehouse .test/dbt/events.duckdb
 
 test-python: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
