@@ -27,7 +27,7 @@ events as (
         occurred_at
     from {{ ref('fct_events') }}
     {%- if is_incremental() %}
-        where user_key in ({{ rebuilt_users(retention_settings()) }})
+        where user_key in ({{ rebuilt_users(settings) }})
     {%- endif %}
 ),
 
