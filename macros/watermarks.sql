@@ -22,6 +22,17 @@
         partition_key varchar not null,
         moved_at timestamp not null
     );
+    -- The ledger of loaded landing files (macros/landing.sql): what an incremental run compares
+    -- the landing folder with; `lines` is the file's non-blank line count, taken from its bytes.
+    create table if not exists meta.landing_files (
+        path varchar primary key,
+        size_bytes bigint not null,
+        modified_at timestamp not null,
+        etag varchar,
+        lines bigint not null,
+        blank_lines bigint not null,
+        loaded_at timestamp not null
+    );
 {% endmacro %}
 
 {% macro run_timestamp() -%}

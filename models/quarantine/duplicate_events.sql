@@ -13,50 +13,24 @@
     lines are reread from their landing files (only the files that hold one: in an incremental run
     usually just the new ones, as the kept copy is mostly the first delivered). -#}
 
-{#- the kept copy of each repeated id to re-decide -#}
-{%- set kept_copies_sql -%}
-    select
-        kept_copies.event_id,
-        kept_copies.source_file,
-        kept_copies.line_number
-    from {{ ref('int_events__deduplicated') }} as kept_copies
-    where
-        kept_copies.copy_count > 1
-    {%- if is_incremental() %}
-            and kept_copies._processed_at > {{ watermark() }}
-    {%- endif %}
-{%- endset -%}
-
-{%- set files_to_reread = [] -%}
-{#- (staging is absent only when compiling for lint) -#}
-{%- if execute and reread_landing_files() and load_relation(ref('stg_segment__events')) is not none -%}
-    {%- set files_query -%}
-        with landing_files as (
-            {{ landing_file_listing() }}
-        ),
-
-        kept_copies as (
-            {{ kept_copies_sql }}
-        )
-
-        select distinct lines.source_file
-        from {{ ref('stg_segment__events') }} as lines
-        inner join kept_copies
-            on
-                lines.event_id = kept_copies.event_id
-                and (lines.source_file != kept_copies.source_file or lines.line_number != kept_copies.line_number)
-        where
-            lines.reject_reason is null
-            and {{ sql_string(landing_root() ~ '/') }} || lines.source_file in (select file from landing_files)
-        order by 1
-    {%- endset -%}
-    {%- set files_to_reread = run_query(files_query).columns[0].values() | list -%}
-{%- endif %}
-
 with
 
+-- the kept copy of each repeated id to re-decide
 kept_copies as (
-    {{ kept_copies_sql }}
+    select
+        event_id,
+        source_file,
+        line_number
+    from {{ ref('int_events__deduplicated') }}
+    where
+        copy_count > 1
+        {%- if is_incremental() %}
+            and _processed_at > {{ watermark() }}
+        {%- endif %}
+),
+
+loaded_files as (
+    select * from meta.landing_files
 ),
 
 valid_lines as (
@@ -76,31 +50,29 @@ discarded_copies as (
             )
 ),
 
-reread_lines as (
-    {{ read_landing_lines(files_to_reread) }}
-),
-
--- An IN in the select list is a mark join, whose hash table is always the few discarded copies. As
--- a join, DuckDB (estimating 42 rows per file scan) hashed every reread line instead and spilled
--- 1.9 GB at 10M events: 29 s, against 9 s this way.
-marked_lines as (
-    select
-        reread_lines.source_file,
-        reread_lines.line_number,
-        reread_lines.raw_line,
-        (reread_lines.source_file, reread_lines.line_number) in (
-            select (discarded_copies.source_file, discarded_copies.line_number) from discarded_copies
-        ) as is_wanted
-    from reread_lines
-),
-
+-- One call for all the lines wanted: each file holding one is read once, and only while it is
+-- still the file that was loaded (ingest.reread).
 wanted_lines as (
-    select
-        source_file,
-        line_number,
-        raw_line
-    from marked_lines
-    where is_wanted
+    {%- if reread_landing_files() %}
+        select
+            unnest(
+                landing_reread(list({
+                    'source_file': discarded_copies.source_file,
+                    'line_number': discarded_copies.line_number,
+                    'size_bytes': loaded_files.size_bytes,
+                    'modified_us': epoch_us(loaded_files.modified_at)
+                })),
+                recursive := true
+            )
+        from discarded_copies
+        inner join loaded_files on discarded_copies.source_file = loaded_files.path
+    {%- else %}
+        select
+            cast(null as varchar) as source_file,
+            cast(null as bigint) as line_number,
+            cast(null as varchar) as raw_line
+        where false
+    {%- endif %}
 )
 
 select

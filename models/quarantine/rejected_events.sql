@@ -22,5 +22,6 @@ select
     line_number,
     reject_reason as reason,
     violations,
-    _loaded_at as rejected_at
+    _loaded_at as rejected_at,
+    raw_bytes
 from rejected_lines

@@ -2,13 +2,13 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        post_hook=["{{ load_remaining_landing_files() }}", "{{ record_watermark() }}"],
+        pre_hook="{{ reset_landing_ledger() }}",
+        post_hook=["{{ record_loaded_files() }}", "{{ record_watermark() }}"],
     )
 }}
 
-{#- This statement parses the first landing_files_per_statement new files; the post-hook repeats it
-    for the rest, a batch at a time, in the same transaction. -#}
-{%- set files_to_load = landing_files_to_load()[:var('landing_files_per_statement')] %}
+{#- One statement reads every file of the run's load plan (macros/landing.sql): the reader streams
+    them, one file per core, so the statement's memory does not grow with the files. -#}
 {%- if var('tracking_plan_mode') not in ('enforce', 'flag') %}
     {{ exceptions.raise_compiler_error("var tracking_plan_mode must be enforce or flag, not " ~ var('tracking_plan_mode')) }}
 {%- endif %}
@@ -16,8 +16,31 @@
 
 with
 
-landing_lines as {% if landing_bytes(files_to_load) <= var('landing_in_memory_max_bytes') %}materialized{% endif %} (
-    {{ read_landing_lines(files_to_load) }}
+landing_chunks as (
+    select * from {{ source('landing', 'lines') }}
+),
+
+-- A chunk holds whole lines joined by a newline; a line with an issue travels alone.
+chunk_lines as (
+    select
+        source_file,
+        first_line_number,
+        raw_bytes,
+        line_issue,
+        line_bytes,
+        case when line_issue is null then string_split(text, chr(10)) else [text] end as lines
+    from landing_chunks
+),
+
+landing_lines as (
+    select
+        source_file,
+        raw_bytes,
+        line_issue,
+        line_bytes,
+        first_line_number + generate_subscripts(lines, 1) - 1 as line_number,
+        unnest(lines) as raw_line
+    from chunk_lines
 ),
 
 non_blank_lines as (
@@ -25,10 +48,13 @@ non_blank_lines as (
         source_file,
         line_number,
         raw_line,
+        raw_bytes,
+        line_issue,
+        line_bytes,
         -- json_valid is one parse; the object check needs only the first character after it
-        coalesce(json_valid(raw_line) and ltrim(raw_line)[1] = '{', false) as is_json_object
+        coalesce(line_issue is null and json_valid(raw_line) and ltrim(raw_line)[1] = '{', false) as is_json_object
     from landing_lines
-    where not regexp_full_match(coalesce(raw_line, ''), '\s*')
+    where line_issue is not null or not regexp_full_match(raw_line, '\s*')
 ),
 
 extracted as (
@@ -36,6 +62,9 @@ extracted as (
         source_file,
         line_number,
         raw_line,
+        raw_bytes,
+        line_issue,
+        line_bytes,
         is_json_object,
         -- one parse per line: every field as text (objects as their JSON text). Measured against
         -- extracting JSON values and unquoting each: 2 s less CPU per million lines.
@@ -72,6 +101,9 @@ field_texts as (
         source_file,
         line_number,
         raw_line,
+        raw_bytes,
+        line_issue,
+        line_bytes,
         is_json_object,
         json_fields[1] as message_id_text,
         json_fields[2] as type_text,
@@ -100,6 +132,9 @@ typed as (
         source_file,
         line_number,
         raw_line,
+        raw_bytes,
+        line_issue,
+        line_bytes,
         is_json_object,
         nullif(trim(message_id_text), '') as event_id,
         lower(nullif(trim(type_text), '')) as event_type,
@@ -147,6 +182,7 @@ classified as (
     select
         *,
         case
+            when line_issue is not null then line_issue
             when not is_json_object then 'invalid_json'
             when event_id is null then 'missing_message_id'
             when user_id is null and anonymous_id is null then 'missing_identity'
@@ -168,10 +204,14 @@ select
     -- Text is kept only where quarantine needs it: writing every line's text measured costing more
     -- than parsing it. duplicate_events rereads the few discarded copies from their files.
     case when reject_reason is not null then raw_line end as raw_line,
+    -- The bytes as read, where the text cannot be the line: not UTF-8, or cut at the limit.
+    raw_bytes,
     reject_reason,
     -- Schema problems by property name (never values): on rejected rows in enforce mode, on
     -- passing rows in flag mode.
     case
+        when reject_reason = 'line_too_long'
+            then 'line_bytes: ' || line_bytes || ' (landing_max_line_bytes: {{ var("landing_max_line_bytes") }})'
         when reject_reason is null or reject_reason in ('unplanned_event', 'schema_violation') then violations
     end as violations,
     event_id,

@@ -16,6 +16,7 @@ from event_analytics.project import ConfigError
 from event_analytics.secrets import PII_KEY_VARIABLE, resolve_pii_key
 
 if TYPE_CHECKING:
+    from event_analytics.ingest import LoadPlan
     from event_analytics.pipeline import RunResult
 
 app = typer.Typer(help="Raw product-analytics events to trustworthy warehouse tables.", no_args_is_help=True)
@@ -24,6 +25,7 @@ app.add_typer(plan_app, name="plan")
 suites_app = typer.Typer(help="The GX expectation suites (expectations/).", no_args_is_help=True)
 app.add_typer(suites_app, name="suites")
 WEBHOOK_VARIABLE = "EVENT_ANALYTICS_ALERT_WEBHOOK"
+UNMATCHED_SHOWN = 5
 console = Console(stderr=True)
 
 
@@ -80,7 +82,9 @@ def generate(
 
 @app.command()
 def run(
-    landing: Annotated[Path | None, typer.Option(help="Landing folder (default data/landing).")] = None,
+    landing: Annotated[
+        str | None, typer.Option(help="Landing folder or s3://, gs://, az:// URL (default: var landing_path).")
+    ] = None,
     warehouse: Annotated[Path | None, typer.Option(help="DuckDB file (default warehouse/events.duckdb).")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
     vars: Annotated[str | None, typer.Option("--vars", help="dbt vars: a YAML mapping or file.")] = None,
@@ -101,19 +105,29 @@ def run(
     ] = False,
 ) -> None:
     """Run the pipeline (dbt build, then the GX suites), incremental unless --full-refresh."""
-    from event_analytics.pipeline import parse_vars, run_dbt
+    from event_analytics.ingest import plan_load
+    from event_analytics.pipeline import landing_location, parse_vars, run_dbt
     from event_analytics.quality.checks import preload_gx
     from event_analytics.state import nothing_to_do, record_success, validated_through
 
-    landing = landing or project.default_landing()
     warehouse = warehouse or project.default_warehouse()
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
         pii_key, key_note = resolve_pii_key(warehouse, allow_local=dev_key)
         if key_note:
             typer.echo(key_note, err=True)
         dbt_vars = parse_vars(vars)
-        run_state = {**dbt_vars, "landing_path": str(landing.resolve())}
-        if not full_refresh and landing.is_dir() and nothing_to_do(landing, warehouse, run_state):
+        settings = project.project_vars(dbt_vars)
+        root = landing_location(landing or project.resolve_landing(settings["landing_path"]))
+        run_state = {**dbt_vars, "landing_path": root}
+        plan = plan_load(root, warehouse.resolve(), {**settings, "landing_path": root}, full_refresh=full_refresh)
+        report_landing(plan)
+        if not plan.files and not plan.rejected and not plan.deferred and not plan.loaded_before:
+            raise fail(
+                project.EXIT_VALIDATION_FAILED,
+                f"no event file in {root} (var landing_patterns), and none loaded before",
+            )
+        if not full_refresh and nothing_to_do(plan, warehouse, run_state):
             typer.echo(
                 "nothing to do: no new landing files, project files or vars since the last successful run", err=True
             )
@@ -123,13 +137,14 @@ def run(
         gx_loading = None if skip_validation else preload_gx()
         result = run_dbt(
             "build",
-            landing=landing,
+            landing=root,
             warehouse=warehouse,
             full_refresh=full_refresh,
             dbt_vars=dbt_vars,
             stream=verbose,
             pii_key=pii_key,
             unit_tests=unit_tests,
+            plan=plan,
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
@@ -141,14 +156,63 @@ def run(
         code = project.EXIT_VALIDATION_FAILED if result.only_tests_failed else project.EXIT_PIPELINE_ERROR
         raise fail(code, result.failure_reason())
     print_summary(warehouse, result)
+    since = started.isoformat(sep=" ")
+    rejected = rejected_files(warehouse, since)
     if not skip_validation:
-        run_validation(warehouse, changed_since=changed_since, dbt_tested=True)
-    # Recorded only once the suites pass: a failing run is redone, and alerts again, next time.
+        run_validation(warehouse, changed_since=changed_since, dbt_tested=True, rejected_files_since=since)
+    # Recorded once the suites pass (a failing run is redone, and alerts again, next time), also
+    # when files were rejected: they are listed, and rejected again, by every run until fixed.
     record_success(warehouse, run_state, validated=not skip_validation)
+    if rejected:
+        raise fail(
+            project.EXIT_VALIDATION_FAILED,
+            f"{len(rejected)} landing file(s) rejected: see quarantine.rejected_files and README "
+            "(Pointing it at your exports)",
+        )
+
+
+def report_landing(plan: LoadPlan) -> None:
+    """What the listing found besides the files to load, on stderr."""
+    notes = []
+    if plan.unmatched:
+        shown = ", ".join(plan.unmatched[:UNMATCHED_SHOWN])
+        more = ", ..." if len(plan.unmatched) > UNMATCHED_SHOWN else ""
+        notes.append(f"{len(plan.unmatched)} file(s) match no landing_patterns and are not read: {shown}{more}")
+    if plan.skipped_links:
+        shown = ", ".join(plan.skipped_links[:UNMATCHED_SHOWN])
+        notes.append(f"{len(plan.skipped_links)} symlink(s) not followed (landing_follow_symlinks): {shown}")
+    if plan.deferred:
+        notes.append(f"{len(plan.deferred)} file(s) modified within landing_settle_seconds wait for the next run")
+    for note in notes:
+        typer.echo(note, err=True)
+
+
+def rejected_files(warehouse: Path, since: str) -> list[tuple[str, str, str]]:
+    """The landing files rejected by the run that started at `since`, printed as a table."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select source_file, reason, detail from quarantine.rejected_files "
+            "where rejected_at >= cast(? as timestamp) order by source_file",
+            [since],
+        ).fetchall()
+    if rows:
+        table = Table(title="landing files rejected (no line of them loaded)")
+        for column in ("source_file", "reason", "detail"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    return rows
 
 
 def run_validation(
-    warehouse: Path, data_docs: Path | None = None, changed_since: str | None = None, dbt_tested: bool = False
+    warehouse: Path,
+    data_docs: Path | None = None,
+    changed_since: str | None = None,
+    dbt_tested: bool = False,
+    rejected_files_since: str | None = None,
 ) -> None:
     """Run the suites, print the outcome; exit 1 listing the failures. With `changed_since`, rows
     built before it are left out of row-by-row expectations (checks.scoped_to_changed_rows); with
@@ -164,6 +228,7 @@ def run_validation(
             webhook=os.environ.get(WEBHOOK_VARIABLE) or None,
             changed_since=changed_since,
             dbt_tested=dbt_tested,
+            rejected_files_since=rejected_files_since,
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc

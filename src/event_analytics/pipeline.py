@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
-from event_analytics.project import ConfigError, project_dir
+from event_analytics.ingest import PLAN_VARIABLE, LoadPlan, plan_load
+from event_analytics.landing import is_url
+from event_analytics.project import ConfigError, project_dir, project_vars
 from event_analytics.secrets import PII_KEY_VARIABLE
 
 # Stage of each model in the summary, by name prefix; the rest is "marts".
@@ -55,6 +57,7 @@ class RunResult:
     wall_seconds: float
     nodes: list[NodeResult] = field(default_factory=list)
     output: str = ""
+    plan: LoadPlan | None = None
 
     @property
     def ok(self) -> bool:
@@ -108,9 +111,12 @@ def parse_vars(text: str | None) -> dict[str, Any]:
     return parsed
 
 
-def dbt_environment(warehouse: Path, pii_key: str | None = None) -> dict[str, str]:
+def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["EVENT_ANALYTICS_WAREHOUSE"] = str(warehouse)
+    env.pop(PLAN_VARIABLE, None)
+    if plan_path is not None:
+        env[PLAN_VARIABLE] = str(plan_path)
     if pii_key:
         env[PII_KEY_VARIABLE] = pii_key
     env.setdefault("EVENT_ANALYTICS_SPILL_DIR", str(warehouse.parent / ".spill"))
@@ -151,10 +157,20 @@ def dbt_command(
     return args
 
 
+def landing_location(landing: str | Path) -> str:
+    """The landing root as dbt and the reader see it: an absolute folder or a URL."""
+    if is_url(landing):
+        return str(landing).rstrip("/")
+    path = Path(landing).resolve()
+    if not path.is_dir():
+        raise ConfigError(f"landing folder {path} does not exist")
+    return str(path)
+
+
 def run_dbt(
     command: str,
     *,
-    landing: Path,
+    landing: str | Path,
     warehouse: Path,
     full_refresh: bool = False,
     dbt_vars: dict[str, Any] | None = None,
@@ -163,21 +179,29 @@ def run_dbt(
     observe: Callable[[subprocess.Popen[str]], None] | None = None,
     pii_key: str | None = None,
     unit_tests: bool = False,
+    plan: LoadPlan | None = None,
 ) -> RunResult:
     """Run one dbt command (build, run, test) on the warehouse; never raises for dbt's own failures.
 
     `observe` is called with the started dbt process (the benchmark samples its memory). Without
     `pii_key`, dbt takes $EVENT_ANALYTICS_PII_KEY from the environment (and fails if it is unset).
+    A build or run loads the landing files of `plan`, planned here when not given
+    (ingest.plan_load): the plan comes back in the result.
     """
-    landing = landing.resolve()
+    root = landing_location(landing)
     warehouse = warehouse.resolve()
-    if not landing.is_dir():
-        raise ConfigError(f"landing folder {landing} does not exist")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    all_vars = {**(dbt_vars or {}), "landing_path": str(landing)}
+    all_vars = {**(dbt_vars or {}), "landing_path": root}
     # One target folder per warehouse, so concurrent pipelines on different warehouses do not mix
     # their compiled SQL and run results.
     target_path = warehouse.parent / f".dbt-target-{warehouse.stem}"
+    plan_path = None
+    if command in {"build", "run"}:
+        if plan is None:
+            plan = plan_load(root, warehouse, project_vars(all_vars), full_refresh=full_refresh)
+        target_path.mkdir(parents=True, exist_ok=True)
+        plan_path = target_path / "landing_plan.json"
+        plan.write(plan_path)
     cmd = dbt_command(
         command,
         dbt_vars=all_vars,
@@ -191,7 +215,7 @@ def run_dbt(
     with subprocess.Popen(
         cmd,
         cwd=project_dir(),
-        env=dbt_environment(warehouse, pii_key),
+        env=dbt_environment(warehouse, pii_key, plan_path),
         stdout=None if stream else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -205,6 +229,7 @@ def run_dbt(
         wall_seconds=wall,
         nodes=read_run_results(target_path / "run_results.json", since=started_epoch),
         output=output or "",
+        plan=plan,
     )
 
 

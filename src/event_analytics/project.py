@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 EXIT_VALIDATION_FAILED = 1
 EXIT_CONFIG_ERROR = 2
@@ -18,8 +21,11 @@ def project_dir() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def default_landing() -> Path:
-    return project_dir() / "data" / "landing"
+def resolve_landing(landing_path: str) -> str:
+    """var landing_path as given: a URL, or a folder relative to the project."""
+    if "://" in landing_path:
+        return landing_path
+    return str(project_dir() / landing_path)
 
 
 def default_warehouse() -> Path:
@@ -28,3 +34,10 @@ def default_warehouse() -> Path:
 
 class ConfigError(Exception):
     """Bad input from the user (paths, vars): exit code 2."""
+
+
+def project_vars(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """dbt's vars as a run sees them: dbt_project.yml's, with the run's overrides on top (the one
+    place their defaults live, for the Python steps around dbt too)."""
+    defaults = yaml.safe_load((project_dir() / "dbt_project.yml").read_text()).get("vars") or {}
+    return {**defaults, **(overrides or {})}

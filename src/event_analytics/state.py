@@ -1,4 +1,5 @@
-"""Whether a run has anything to do: new landing files, new code or vars, or an unfinished run.
+"""Whether a run has anything to do: landing files to load or reject, new code or vars, or an
+unfinished run.
 
 A scheduled job mostly finds nothing new; answering that from the warehouse takes well under a
 second, where a `dbt build` over an unchanged warehouse still rebuilds its table marts and reruns
@@ -15,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from event_analytics.ingest import LoadPlan
 from event_analytics.project import project_dir
 
 PROJECT_INPUTS = ("dbt_project.yml", "profiles", "models", "macros", "tests", "seeds", "expectations")
@@ -35,18 +37,8 @@ def fingerprint(dbt_vars: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def landing_files(landing: Path) -> set[str]:
-    return {
-        p.relative_to(landing).as_posix()
-        for pattern in ("**/*.jsonl", "**/*.jsonl.gz")
-        for p in landing.glob(pattern)
-        if p.is_file()
-    }
-
-
 @dataclass(frozen=True)
 class LoadedState:
-    files: set[str]
     loaded_through: str | None
     last_success_fingerprint: str
     last_success_loaded_through: str | None
@@ -58,9 +50,6 @@ def loaded_state(warehouse: Path) -> LoadedState | None:
         return None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            files = {
-                row[0] for row in con.execute("select distinct source_file from staging.stg_segment__events").fetchall()
-            }
             loaded_through = con.execute(LOADED_THROUGH).fetchone()[0]
             last = con.execute(
                 "select fingerprint, loaded_through from meta.pipeline_runs order by finished_at desc limit 1"
@@ -69,18 +58,20 @@ def loaded_state(warehouse: Path) -> LoadedState | None:
         return None
     if last is None:
         return None
-    return LoadedState(files, loaded_through, last[0], last[1])
+    return LoadedState(loaded_through, last[0], last[1])
 
 
-def nothing_to_do(landing: Path, warehouse: Path, dbt_vars: dict[str, Any]) -> bool:
+def nothing_to_do(plan: LoadPlan, warehouse: Path, dbt_vars: dict[str, Any]) -> bool:
     """True when the last run succeeded with this code and vars, no run has loaded data since
-    (a killed run has), and no landing file is new."""
+    (a killed run has), and the load plan has no file to load or reject (a rejected file is
+    tried, and reported, every run)."""
+    if plan.files or plan.rejected:
+        return False
     state = loaded_state(warehouse)
     return (
         state is not None
         and state.last_success_fingerprint == fingerprint(dbt_vars)
         and state.loaded_through == state.last_success_loaded_through
-        and landing_files(landing) <= state.files
     )
 
 

@@ -1,19 +1,34 @@
-"""dbt-duckdb plugin: gives every DuckDB connection the PII key, so SQL can hash without seeing it.
+"""dbt-duckdb plugin: gives every DuckDB connection the PII key and the run's landing files.
 
 profiles/profiles.yml loads it on the `duckdb` target. The key comes from $EVENT_ANALYTICS_PII_KEY
 (the CLI sets it, see secrets.py); the connection gets HMAC-SHA256's padded inner and outer keys as
 session variables read by the `pii_hmac` macro, so the key is never in compiled SQL, logs or
 run_results.json. Without a key dbt refuses to start.
+
+The landing files come from the load plan the CLI writes ($EVENT_ANALYTICS_LANDING_PLAN, see
+ingest.py): every connection and cursor gets `landing_lines`, `landing_file_outcomes` and the
+`landing_reread` function. Without a plan they hold no file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from typing import Any
 
+import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from event_analytics.ingest import (
+    PLAN_VARIABLE,
+    REREAD_RESULT_TYPE,
+    REREAD_TYPE,
+    FileOutcomes,
+    LandingLines,
+    LoadPlan,
+    reread,
+)
 from event_analytics.secrets import PII_KEY_VARIABLE
 
 _BLOCK_SIZE = 64  # SHA-256's block size in bytes (RFC 2104's B)
@@ -33,13 +48,30 @@ class Plugin(BasePlugin):
         if not key:
             raise RuntimeError(f"{PII_KEY_VARIABLE} is not set: personal data cannot be hashed without a secret key")
         self._inner, self._outer = hmac_pads(key.encode())
+        plan_path = os.environ.get(PLAN_VARIABLE)
+        self._plan = LoadPlan.read(plan_path) if plan_path else None
+        self._lines = LandingLines(self._plan)
+        self._outcomes = FileOutcomes(self._lines)
 
-    def _set_key(self, connection: Any) -> None:
+    def _configure(self, connection: Any) -> None:
         connection.execute(f"set variable event_analytics_pii_inner = from_hex('{self._inner.hex()}')")
         connection.execute(f"set variable event_analytics_pii_outer = from_hex('{self._outer.hex()}')")
+        connection.register("landing_lines", self._lines)
+        connection.register("landing_file_outcomes", self._outcomes)
+        plan = self._plan
+        # A function belongs to the database: the connection's cursors already have it.
+        with contextlib.suppress(duckdb.CatalogException):
+            connection.create_function(
+                "landing_reread",
+                lambda wanted: reread(plan.root if plan else None, plan.max_line_bytes if plan else 1, wanted),
+                [duckdb.sqltype(REREAD_TYPE)],
+                duckdb.sqltype(REREAD_RESULT_TYPE),
+                null_handling="special",
+                side_effects=True,
+            )
 
     def configure_connection(self, conn: Any) -> None:
-        self._set_key(conn)
+        self._configure(conn)
 
     def configure_cursor(self, cursor: Any) -> None:
-        self._set_key(cursor)
+        self._configure(cursor)

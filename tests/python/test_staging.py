@@ -148,10 +148,9 @@ def test_traits_reach_fct_events_hashed_or_dropped_as_the_plan_says(workdir: Pat
     assert query(warehouse, "select email_hash from marts.dim_users") == [(expected,)]
 
 
-def test_files_are_parsed_a_batch_at_a_time_each_line_once(workdir: Path) -> None:
-    """landing_files_per_statement=2: a run's first statement parses two files, its post-hook the
-    rest two at a time; a full refresh over a loaded warehouse must skip only the files its own
-    first statement loaded. Streamed or held in memory first, the lines parse the same."""
+def test_each_file_is_loaded_once_across_runs_and_a_full_refresh(workdir: Path) -> None:
+    """The reader reads several files at once: every line of each lands once, numbered within its
+    file; a second run loads only the new files; a full refresh loads them all again, once."""
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
 
     def day(number: int, lines: int) -> None:
@@ -164,8 +163,7 @@ def test_files_are_parsed_a_batch_at_a_time_each_line_once(workdir: Path) -> Non
     loaded = "select source_file, count(*), max(line_number) from staging.stg_segment__events group by 1 order by 1"
     for number, lines in [(1, 1), (2, 2), (3, 3), (4, 1), (5, 2)]:
         day(number, lines)
-    # streamed from the files here; held in memory before parsing (small files) in the runs below
-    build(landing, warehouse, landing_files_per_statement=2, landing_in_memory_max_bytes=0)
+    build(landing, warehouse)
     first_five = [
         ("2026-10-01.jsonl", 1, 1),
         ("2026-10-02.jsonl", 2, 2),
@@ -178,11 +176,11 @@ def test_files_are_parsed_a_batch_at_a_time_each_line_once(workdir: Path) -> Non
 
     for number in (6, 7, 8):
         day(number, 1)
-    build(landing, warehouse, landing_files_per_statement=2)
+    build(landing, warehouse)
     all_eight = first_five + [(f"2026-10-0{n}.jsonl", 1, 1) for n in (6, 7, 8)]
     assert query(warehouse, loaded) == all_eight
     assert query(warehouse, "select count(*), count(distinct event_id) from marts.fct_events") == [(12, 12)]
 
-    build(landing, warehouse, full_refresh=True, landing_files_per_statement=2)
+    build(landing, warehouse, full_refresh=True)
     assert query(warehouse, loaded) == all_eight
     assert query(warehouse, "select count(distinct _loaded_at) from staging.stg_segment__events") == [(1,)]

@@ -27,6 +27,7 @@ from event_analytics.quality.suites import (
     NOW_PARAMETER,
     PII_SCHEMA,
     Relation,
+    expectation,
     load_schema_suites,
     pii_suite,
     reviewed_column_names,
@@ -167,6 +168,19 @@ def scoped_to_changed_rows(
     return scoped
 
 
+def rejected_files_suite(since: str) -> dict[str, Any]:
+    """No landing file was rejected since `since`: the files rejected then are the failure's
+    examples, in the alert and Data Docs."""
+    return {
+        "name": "landing.rejected_files",
+        "meta": {
+            "relation": "quarantine.rejected_files",
+            "row_filter": f"rejected_at >= timestamp '{since.replace(chr(39), chr(39) * 2)}'",
+        },
+        "expectations": [expectation("expect_column_values_to_be_in_set", column="source_file", value_set=[])],
+    }
+
+
 def preload_gx() -> threading.Thread:
     """Import GX in a thread (3.5 s of CPU on these machines) while dbt builds in its own process.
     Join it before touching DuckDB or GX here: concurrent imports of one module can hand a thread a
@@ -191,19 +205,23 @@ def validate_warehouse(
     pii_schema: str = PII_SCHEMA,
     changed_since: str | None = None,
     dbt_tested: bool = False,
+    rejected_files_since: str | None = None,
 ) -> ValidationReport:
     """Run every suite; failures come back (masked), alerts and Data Docs go out as GX actions.
 
     A first pass asks GX only whether each expectation holds (BOOLEAN_ONLY): it then skips the
     query for offending values that every row-level expectation otherwise runs, even when nothing
     is wrong (measured at 10M events: a third of validation). Only when something failed does a
-    second pass run with counts and examples, and alert.
+    second pass run with counts and examples, and alert. With `rejected_files_since` (a run's
+    start), a landing file rejected since then (quarantine.rejected_files) fails validation too.
     """
     if not warehouse.is_file():
         raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
     started = time.perf_counter()
     plan = compile_plan(read_plan())
     suites, failures = suites_to_run(warehouse, plan, pii_schema, changed_since, dbt_tested)
+    if rejected_files_since is not None:
+        suites.append(rejected_files_suite(rejected_files_since))
     patterns = plan["pii"]["redact"]
     expectations, suite_failures = _run_checkpoint(
         warehouse, suites, patterns, data_docs, webhook=None, result_format={"result_format": "BOOLEAN_ONLY"}

@@ -97,6 +97,7 @@ DUCKDB_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
     "SMALLINT": sa.SMALLINT,
     "INTEGER": sa.INTEGER,
     "BIGINT": sa.BIGINT,
+    "BLOB": sa.BLOB,
     "DOUBLE": sa.DOUBLE,
     "FLOAT": sa.FLOAT,
     "DATE": sa.DATE,
