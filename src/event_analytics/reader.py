@@ -144,7 +144,7 @@ class LineChunker:
         if self._long_prefix is not None:
             yield from self._end_long_line(newline=False)
         elif self._pending:
-            yield from self._lines(self._pending)
+            yield from self._lines(self._pending, before_newline=False)
             self._pending = b""
 
     def _grow_long_line(self, part: bytes) -> None:
@@ -165,8 +165,9 @@ class LineChunker:
             yield self._special(self.next_line, prefix, LINE_TOO_LONG, length)
         self.next_line += 1
 
-    def _lines(self, block: bytes) -> Iterator[pa.RecordBatch]:
-        """A block of whole lines joined by \\n (no trailing newline)."""
+    def _lines(self, block: bytes, before_newline: bool = True) -> Iterator[pa.RecordBatch]:
+        """A block of whole lines joined by \\n, without the newline that ends the last one (the
+        file's last line may have none)."""
         codes = np.frombuffer(block, dtype=np.uint8)
         newlines = np.flatnonzero(codes == 10)
         starts = np.concatenate(([0], newlines + 1))
@@ -179,7 +180,7 @@ class LineChunker:
 
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n")
-            if block.endswith(b"\r"):
+            if before_newline and block.endswith(b"\r"):
                 block = block[:-1]
         first = self.next_line
         self.next_line += len(starts)
