@@ -1,18 +1,39 @@
 -- Hand-written single-script DuckDB baseline for `make bench`: the core work of the pipeline
 -- (ingest, quarantine, dedupe, stitch, sessionize, sessions, one funnel, weekly retention) with no
--- dbt, no tests and no incremental bookkeeping. `{files}` is replaced by a list of
--- `read_csv(...) with ordinality` scans, one per landing file, unioned.
+-- dbt, no tests and no incremental bookkeeping. Statements run in order, one at a time, except the
+-- one reading `{file}` (see event_analytics.bench.run_baseline): it runs once per landing file,
+-- `{file}` replaced by that file's `read_csv(...) with ordinality` scan, from one connection per
+-- core at once, so several files decompress at the same time (a gzip stream decompresses on one
+-- core, and scans of several files unioned in one statement decompress one file at a time). The
+-- `set` statements run on every connection.
 set TimeZone = 'UTC';
 
+create or replace table typed (
+    source_file varchar,
+    line_number bigint,
+    event_id varchar,
+    event_type varchar,
+    event_name varchar,
+    user_id varchar,
+    anonymous_id varchar,
+    occurred_at timestamp,
+    received_at timestamp,
+    page_path varchar,
+    utm_source varchar,
+    properties json,
+    raw_line varchar,
+    bad_json boolean
+);
+
 -- Read and parse in one pass; text is kept only for lines that are not JSON objects.
-create or replace table typed as
+insert into typed by name
 with lines as (
     select
         source_file,
         line_number,
         raw_line,
         coalesce(json_valid(raw_line) and ltrim(raw_line)[1] = '{', false) as ok
-    from ({files})
+    from ({file})
     where raw_line is not null and trim(raw_line) <> ''
 ),
 

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import platform
+import queue
 import re
 import resource
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,9 +141,22 @@ def baseline_memory_limit(events: int) -> str:
     return "4GB" if events <= GENERATE_CHUNK else "16GB"
 
 
-def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> Measurement:
+# How the baseline reads its landing files: its value goes to the results as the baseline's "read".
+# Both number each file's lines with a `read_csv(...) with ordinality` scan of that file alone
+# (DuckDB's CSV reader has no per-file row number, and a multi-file scan `with ordinality` numbers
+# its rows on one thread).
+BASELINE_READS = {
+    # one statement per file, from one connection per core at once, largest files first
+    "parallel-files": "one statement per landing file, {workers} at once (one connection per core)",
+    # the baseline until 2026-12-02: the scans unioned in one statement decompress one file at a time
+    "union": "one statement: the files' scans unioned",
+}
+BASELINE_READ = "parallel-files"
+
+
+def measured_baseline(files: list[Path], database: Path, memory_limit: str, read: str = BASELINE_READ) -> Measurement:
     """The hand-written script, with each statement's wall seconds as its stages (named by the
-    table it creates), to set against the pipeline's models."""
+    table it creates or fills), to set against the pipeline's models."""
     database.unlink(missing_ok=True)
     stages_file = baseline_stages_file(database)
     stages_file.unlink(missing_ok=True)
@@ -153,9 +168,10 @@ def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> M
             sys.executable,
             "-c",
             "import sys; from event_analytics.bench import run_baseline; "
-            "run_baseline(sys.argv[1], sys.argv[2], sys.argv[3:])",
+            "run_baseline(sys.argv[1], sys.argv[2], sys.argv[4:], sys.argv[3])",
             str(database),
             memory_limit,
+            read,
             *map(str, files),
         ],
     ) as proc:
@@ -170,44 +186,96 @@ def measured_baseline(files: list[Path], database: Path, memory_limit: str) -> M
     return Measurement(wall, children_cpu() - cpu, peak, stage_seconds=stages)
 
 
+def baseline_read_workers(files: list[Path] | list[str]) -> int:
+    """Connections reading at once in the "parallel-files" read: one per core, as the pipeline's
+    reader decompresses one file per core."""
+    return max(1, min(os.cpu_count() or 1, len(files)))
+
+
 def baseline_stages_file(database: Path) -> Path:
     """Where the baseline's child process leaves its seconds per statement."""
     return database.with_suffix(".stages.json")
 
 
 def baseline_statements(script: str) -> list[tuple[str, str]]:
-    """(stage, SQL) for each statement of the script: a statement is named by the table it creates."""
+    """(stage, SQL) for each statement of the script: a statement is named by the table it creates
+    or inserts into; `set` statements are "settings"."""
     statements = []
     for sql in script.split(";\n"):
         code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
         if code:
-            created = re.search(r"create or replace table (\w+)", code)
-            statements.append((created.group(1) if created else "settings", code))
+            table = re.search(r"(?:create or replace table|insert into) (\w+)", code)
+            statements.append((table.group(1) if table else "settings", code))
     return statements
 
 
-def run_baseline(database: str, memory_limit: str, files: list[str]) -> None:
-    """Child process: the hand-written script, one statement at a time; their seconds go to
-    <database>.stages.json."""
-    import duckdb
-
+def landing_file_scan(path: str) -> str:
+    """One landing file's lines as text, numbered from 1: (source_file, line_number, raw_line)."""
+    literal = "'" + path.replace("'", "''") + "'"
     # buffer_size as the pipeline's reader has it: DuckDB reserves the default 32 MiB buffer for
-    # every file of the union at once, and 150 files (50M events) ran out of 4GB.
-    scans = " union all ".join(
-        f"select '{f}' as source_file, ordinality as line_number, json as raw_line from read_csv('{f}', "
+    # every file of a union at once, and 150 files (50M events) ran out of 4GB.
+    return (
+        f"select {literal} as source_file, ordinality as line_number, json as raw_line from read_csv({literal}, "
         "columns = {'json': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, "
         "auto_detect = false, strict_mode = false, buffer_size = 2097152) with ordinality"
-        for f in files
     )
-    script = (project_dir() / "bench" / "baseline.sql").read_text().replace("{files}", scans)
+
+
+def run_per_file(con: Any, sql: str, files: list[str], settings: list[str], workers: int) -> None:
+    """`sql` once per file, `{file}` replaced by its scan, from `workers` connections at once (each
+    its own transaction, appending to the same table); the largest files go first, so the last
+    ones to finish are small."""
+    pending: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for path in sorted(files, key=lambda f: Path(f).stat().st_size, reverse=True):
+        pending.put(path)
+    failed = threading.Event()
+
+    def work() -> None:
+        cursor = con.cursor()  # a new connection: session settings (TimeZone) are not inherited
+        try:
+            for setting in settings:
+                cursor.execute(setting)
+            while not failed.is_set():
+                try:
+                    path = pending.get_nowait()
+                except queue.Empty:
+                    return
+                cursor.execute(sql.replace("{file}", landing_file_scan(path)))
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(work) for _ in range(workers)]:
+            done.result()
+
+
+def run_baseline(database: str, memory_limit: str, files: list[str], read: str = BASELINE_READ) -> None:
+    """Child process: the hand-written script, one statement at a time but the landing files' read
+    (see BASELINE_READS); each statement's seconds go to <database>.stages.json."""
+    import duckdb
+
+    if read not in BASELINE_READS:
+        raise ValueError(f"unknown baseline read {read!r}: one of {', '.join(BASELINE_READS)}")
+    script = (project_dir() / "bench" / "baseline.sql").read_text()
     spill = Path(database).parent / ".baseline-spill"
     con = duckdb.connect(database, config={"memory_limit": memory_limit, "temp_directory": str(spill)})
     con.execute("set preserve_insertion_order = false")
     con.execute("set enable_progress_bar = false")
+    settings: list[str] = []
     stages: dict[str, float] = {}
     for stage, sql in baseline_statements(script):
         started = time.perf_counter()
-        con.execute(sql)
+        if "{file}" not in sql:
+            con.execute(sql)
+        elif read == "union":
+            con.execute(sql.replace("{file}", " union all ".join(map(landing_file_scan, files))))
+        else:
+            run_per_file(con, sql, files, settings, baseline_read_workers(files))
+        if stage == "settings":
+            settings.append(sql)
         stages[stage] = round(stages.get(stage, 0.0) + time.perf_counter() - started, 3)
     con.close()
     baseline_stages_file(Path(database)).write_text(json.dumps(stages))
@@ -300,7 +368,12 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
         "days": days,
         "lines_read_full_build": counts.lines_read,
         "events_per_second_full_build": round(counts.lines_read / full.wall_seconds),
-        "baseline": {**asdict(baseline), "memory_limit": baseline_memory_limit(events)},
+        "baseline": {
+            **asdict(baseline),
+            "memory_limit": baseline_memory_limit(events),
+            "read": BASELINE_READ,
+            "read_description": BASELINE_READS[BASELINE_READ].format(workers=baseline_read_workers(full_files)),
+        },
         "full_build": with_ratio(full),
         "incremental_one_day": {
             **with_ratio(incremental),

@@ -101,7 +101,7 @@ def ledger(warehouse: Path) -> dict[str, tuple[int, int, str | None]] | None:
                         f"{warehouse} was built before the landing ledger existed: run once with --full-refresh"
                     )
                 return None
-            rows = con.execute(f"select source_file, size_bytes, epoch_us(modified_at), etag from {LEDGER}").fetchall()
+            rows = con.execute(f"select path, size_bytes, epoch_us(modified_at), etag from {LEDGER}").fetchall()
     except duckdb.IOException as exc:
         raise ConfigError(f"{warehouse} cannot be opened: {exc}") from exc
     return {path: (size, modified, etag) for path, size, modified, etag in rows}
@@ -280,11 +280,16 @@ def reread(root: str | None, max_line_bytes: int, wanted: list[dict[str, Any]] |
         return []
     if not is_url(root) and not os.path.isdir(root):
         return []
+    loaded_stamps: dict[str, tuple[int, int]] = {}
     by_file: dict[str, set[int]] = {}
     for item in wanted:
-        stamp = current_stamp(root, item["source_file"])
-        if stamp is None or stamp == (item["size_bytes"], item["modified_us"]):
-            by_file.setdefault(item["source_file"], set()).add(item["line_number"])
+        loaded_stamps[item["source_file"]] = (item["size_bytes"], item["modified_us"])
+        by_file.setdefault(item["source_file"], set()).add(item["line_number"])
+    # One stat a file (a HEAD request in object storage), not one a line.
+    for path, stamp in loaded_stamps.items():
+        now = current_stamp(root, path)
+        if now is not None and now != stamp:
+            del by_file[path]
     found: list[dict[str, Any]] = []
     lock = threading.Lock()
     todo: queue.SimpleQueue[str] = queue.SimpleQueue()

@@ -221,7 +221,8 @@ def _list_remote(root: str, patterns: list[str]) -> Listing:
         raise ConfigError(f"landing {root} cannot be listed: {_os_detail(exc)}") from exc
     for name, info in sorted(found.items()):
         path = name[len(bare_root) :].lstrip("/")
-        if not path or is_ignored(path) or info.get("type") == "directory":
+        # A key ending in `/` is a folder marker (the S3 console's "Create folder"), not a file.
+        if not path or path.endswith("/") or is_ignored(path) or info.get("type") == "directory":
             continue
         if not matches(path, patterns):
             listing.unmatched.append(path)
@@ -244,9 +245,18 @@ def opener(root: str, path: str) -> Callable[[], BinaryIO]:
 
 
 def current_stamp(root: str, path: str) -> tuple[int, int] | None:
-    """(size, modified_us) of a local file now; None for object storage (objects are immutable)."""
+    """(size, modified_us) of a file or object now, as listing gives them; None when it cannot be
+    stat'ed. Objects can be overwritten too (the ledger's changed_after_load): what was loaded is
+    only reread, and a read only kept, while the object is still the one listed."""
     if is_url(root):
-        return None
+        fs = filesystem(root)
+        full = fs._strip_protocol(root).rstrip("/") + "/" + path
+        try:
+            fs.invalidate_cache(full)  # a listing this process made may be stale
+            info = fs.info(full)
+        except Exception:  # noqa: BLE001 - fsspec and SDK errors: unknown, as for a local OSError
+            return None
+        return int(info.get("size") or 0), _remote_stamp(info)
     try:
         info = os.stat(os.path.join(root, *path.split("/")))
     except OSError:

@@ -1,4 +1,4 @@
-"""Which generated files the benchmark's incremental run adds, and the baseline's own timings."""
+"""Which generated files the benchmark's incremental run adds, and the baseline's own timings and reads."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from event_analytics.bench import baseline_stages_file, measured_baseline, split_last_day
+from event_analytics.bench import BASELINE_READS, baseline_stages_file, measured_baseline, split_last_day
 
 
 def test_incremental_run_gets_the_last_simulated_day_and_the_stragglers_after_it() -> None:
@@ -26,20 +27,21 @@ def test_incremental_run_gets_the_last_simulated_day_and_the_stragglers_after_it
     )
 
 
-def message(message_id: str, received_at: str) -> str:
+def message(message_id: str, received_at: str, timestamp: str = "2026-10-01T10:00:00Z") -> str:
     return json.dumps(
         {
             "messageId": message_id,
             "type": "track",
             "event": "product_viewed",
             "anonymousId": "a1",
-            "timestamp": "2026-10-01T10:00:00Z",
+            "timestamp": timestamp,
             "receivedAt": received_at,
         }
     )
 
 
-def test_baseline_times_each_statement_by_the_table_it_creates(tmp_path: Path) -> None:
+@pytest.mark.parametrize("read", sorted(BASELINE_READS))
+def test_baseline_times_each_statement_by_the_table_it_creates(tmp_path: Path, read: str) -> None:
     first, second = tmp_path / "2026-10-01.jsonl", tmp_path / "2026-10-02.jsonl"
     first.write_text(
         message("m1", "2026-10-01T10:00:05Z") + "\n{not json\n" + message("m2", "2026-10-01T10:00:06Z") + "\n"
@@ -47,7 +49,7 @@ def test_baseline_times_each_statement_by_the_table_it_creates(tmp_path: Path) -
     # a later copy of m1: the baseline discards it
     second.write_text(message("m1", "2026-10-02T08:00:00Z") + "\n")
     database = tmp_path / "baseline.duckdb"
-    measured = measured_baseline([first, second], database, "1GB")
+    measured = measured_baseline([first, second], database, "1GB", read)
     assert list(measured.stage_seconds) == [
         "settings",
         "typed",
@@ -64,6 +66,29 @@ def test_baseline_times_each_statement_by_the_table_it_creates(tmp_path: Path) -
     assert sum(measured.stage_seconds.values()) <= measured.wall_seconds
     assert not baseline_stages_file(database).exists()
     with duckdb.connect(str(database), read_only=True) as con:
-        assert con.execute("select count(*) from rejected").fetchone() == (1,)
+        assert con.execute("select source_file, line_number from rejected").fetchall() == [(str(first), 2)]
         assert con.execute("select source_file, line_number from dup_losers").fetchall() == [(str(second), 1)]
         assert con.execute("select event_id from events order by 1").fetchall() == [("m1",), ("m2",)]
+
+
+def test_parallel_read_numbers_each_files_lines_and_reads_times_in_utc_on_every_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # more files than cores, so each connection reads several; and a time zone that is not UTC, so
+    # a connection without the script's `set TimeZone` reads a timestamp without offset differently
+    monkeypatch.setenv("TZ", "America/New_York")
+    files = []
+    for day in range(1, 8):
+        path = tmp_path / f"2026-10-{day:02}.jsonl"
+        received = f"2026-10-{day:02}T12:00:00Z"
+        path.write_text("".join(message(f"m{day}-{n}", received, "2026-10-01T10:00:00") + "\n" for n in range(day)))
+        files.append(path)
+    database = tmp_path / "baseline.duckdb"
+    measured_baseline(files, database, "1GB", "parallel-files")
+    with duckdb.connect(str(database), read_only=True) as con:
+        lines = con.execute("select source_file, line_number, event_id from typed order by all").fetchall()
+        times = con.execute("select distinct occurred_at::varchar from typed").fetchall()
+    assert lines == sorted(
+        (str(path), n + 1, f"m{day}-{n}") for day, path in enumerate(files, start=1) for n in range(day)
+    )
+    assert times == [("2026-10-01 10:00:00",)]
