@@ -27,8 +27,8 @@ row_counts as (
 )
 
 select
-    coalesce(loaded_files.source_file, row_counts.source_file) as source_file,
     loaded_files.lines as lines_in_file,
+    coalesce(loaded_files.source_file, row_counts.source_file) as source_file,
     coalesce(row_counts.rows_found, 0) as rows_found
 from loaded_files
 full outer join row_counts on loaded_files.source_file = row_counts.source_file

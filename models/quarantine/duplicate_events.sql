@@ -24,9 +24,9 @@ kept_copies as (
     from {{ ref('int_events__deduplicated') }}
     where
         copy_count > 1
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
             and _processed_at > {{ watermark() }}
-        {%- endif %}
+    {%- endif %}
 ),
 
 loaded_files as (

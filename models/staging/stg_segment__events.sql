@@ -28,7 +28,7 @@ chunk_lines as (
         raw_bytes,
         line_issue,
         line_bytes,
-        case when line_issue is null then string_split(text, chr(10)) else [text] end as lines
+        case when line_issue is null then string_split(text, chr(10)) else [text] end as split_lines
     from landing_chunks
 ),
 
@@ -38,8 +38,8 @@ landing_lines as (
         raw_bytes,
         line_issue,
         line_bytes,
-        first_line_number + generate_subscripts(lines, 1) - 1 as line_number,
-        unnest(lines) as raw_line
+        first_line_number + generate_subscripts(split_lines, 1) - 1 as line_number,
+        unnest(split_lines) as raw_line
     from chunk_lines
 ),
 

@@ -25,9 +25,7 @@ def lines_of(data: bytes, max_line_bytes: int = 100) -> tuple[list[tuple[int, An
             for offset, text in enumerate(row["text"].split("\n")):
                 out.append((row["first_line_number"] + offset, text, None, None, None))
         else:
-            out.append(
-                (row["first_line_number"], row["text"], row["raw_bytes"], row["line_issue"], row["line_bytes"])
-            )
+            out.append((row["first_line_number"], row["text"], row["raw_bytes"], row["line_issue"], row["line_bytes"]))
     assert counts is not None
     return sorted(out), counts
 
