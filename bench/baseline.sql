@@ -1,11 +1,10 @@
 -- Hand-written single-script DuckDB baseline for `make bench`: the core work of the pipeline
 -- (ingest, quarantine, dedupe, stitch, sessionize, sessions, one funnel, weekly retention) with no
--- dbt, no tests and no incremental bookkeeping. Statements run in order, one at a time, except the
--- one reading `{file}` (see event_analytics.bench.run_baseline): it runs once per landing file,
--- `{file}` replaced by that file's `read_csv(...) with ordinality` scan, from one connection per
--- core at once, so several files decompress at the same time (a gzip stream decompresses on one
--- core, and scans of several files unioned in one statement decompress one file at a time). The
--- `set` statements run on every connection.
+-- dbt, no tests and no incremental bookkeeping. `{landing}` is replaced by `read_csv(...) with
+-- ordinality` scans of the landing files (event_analytics.bench.BASELINE_READS): by default all of
+-- them unioned, read side by side, one file per thread (a gzip stream decompresses on one core);
+-- or one file's, the statement then running once per file from one connection per core at once.
+-- The `set` statements run on every connection.
 set TimeZone = 'UTC';
 
 create or replace table typed (
@@ -33,7 +32,7 @@ with lines as (
         line_number,
         raw_line,
         coalesce(json_valid(raw_line) and ltrim(raw_line)[1] = '{', false) as ok
-    from ({file})
+    from ({landing})
     where raw_line is not null and trim(raw_line) <> ''
 ),
 

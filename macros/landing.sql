@@ -1,8 +1,9 @@
 {#-
   Landing files reach dbt through the load plan the CLI writes before dbt starts (ingest.py):
-  warehouse_plugin registers `landing_lines` (the plan's files as numbered lines, in chunks) and
-  `landing_file_outcomes` (each planned file's stamp and line count, or why it was rejected) on
-  every connection, and the `landing_reread` function.
+  warehouse_plugin registers `landing_lines` (the plan's files as numbered lines, in chunks),
+  `landing_file_outcomes` (each planned file's stamp and line count, or why it was rejected) and
+  `landing_reread_lines` (loaded files read again, chosen by `landing_prepare_reread`) on every
+  connection.
 -#}
 
 {#- Clears the ledger when staging is built from scratch: a full refresh loads every file again. -#}
@@ -37,6 +38,29 @@
             select source_file from {{ source('landing', 'file_outcomes') }}
             where reason is not null
         );
+{% endmacro %}
+
+{#- The numbered lines of a relation of landing chunks (source landing): a chunk holds whole lines
+    joined by a newline, split here, where DuckDB does it on every core; a line with an issue
+    travels alone. -#}
+{% macro landing_lines_from(chunks) %}
+    select
+        source_file,
+        raw_bytes,
+        line_issue,
+        line_bytes,
+        first_line_number + generate_subscripts(split_lines, 1) - 1 as line_number,
+        unnest(split_lines) as raw_line
+    from (
+        select
+            source_file,
+            first_line_number,
+            raw_bytes,
+            line_issue,
+            line_bytes,
+            case when line_issue is null then string_split(text, chr(10)) else [text] end as split_lines
+        from {{ chunks }}
+    ) as chunks
 {% endmacro %}
 
 {#- Whether duplicate_events rereads discarded copies from landing files (unit tests turn it off). -#}

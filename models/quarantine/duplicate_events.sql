@@ -13,6 +13,46 @@
     lines are reread from their landing files (only the files that hold one: in an incremental run
     usually just the new ones, as the kept copy is mostly the first delivered). -#}
 
+{#- Choose the files to reread: those holding a discarded copy, still as they were loaded
+    (staging is absent only when compiling for lint). -#}
+{%- if execute and reread_landing_files() and load_relation(ref('stg_segment__events')) is not none %}
+    {%- set choose_files %}
+        with
+
+        kept_copies as (
+            select
+                event_id,
+                source_file,
+                line_number
+            from {{ ref('int_events__deduplicated') }}
+            where
+                copy_count > 1
+            {%- if is_incremental() %}
+                    and _processed_at > {{ watermark() }}
+            {%- endif %}
+        ),
+
+        files_with_discarded_copies as (
+            select distinct lines.source_file
+            from {{ ref('stg_segment__events') }} as lines
+            inner join kept_copies
+                on
+                    lines.event_id = kept_copies.event_id
+                    and (lines.source_file != kept_copies.source_file or lines.line_number != kept_copies.line_number)
+            where lines.reject_reason is null
+        )
+
+        select landing_prepare_reread(list({
+            'source_file': loaded_files.path,
+            'size_bytes': loaded_files.size_bytes,
+            'modified_us': epoch_us(loaded_files.modified_at)
+        }))
+        from meta.landing_files as loaded_files
+        where loaded_files.path in (select files_with_discarded_copies.source_file from files_with_discarded_copies)
+    {%- endset %}
+    {%- do run_query(choose_files) %}
+{%- endif %}
+
 with
 
 -- the kept copy of each repeated id to re-decide
@@ -27,10 +67,6 @@ kept_copies as (
     {%- if is_incremental() %}
             and _processed_at > {{ watermark() }}
     {%- endif %}
-),
-
-loaded_files as (
-    select * from meta.landing_files
 ),
 
 valid_lines as (
@@ -50,22 +86,9 @@ discarded_copies as (
             )
 ),
 
--- One call for all the lines wanted: each file holding one is read once, and only while it is
--- still the file that was loaded (ingest.reread).
-wanted_lines as (
+reread_lines as (
     {%- if reread_landing_files() %}
-        select
-            unnest(
-                landing_reread(list({
-                    'source_file': discarded_copies.source_file,
-                    'line_number': discarded_copies.line_number,
-                    'size_bytes': loaded_files.size_bytes,
-                    'modified_us': epoch_us(loaded_files.modified_at)
-                })),
-                recursive := true
-            )
-        from discarded_copies
-        inner join loaded_files on discarded_copies.source_file = loaded_files.path
+        {{ landing_lines_from(source('landing', 'reread_lines')) }}
     {%- else %}
         select
             cast(null as varchar) as source_file,
@@ -73,6 +96,29 @@ wanted_lines as (
             cast(null as varchar) as raw_line
         where false
     {%- endif %}
+),
+
+-- An IN in the select list is a mark join, whose hash table is always the few discarded copies. As
+-- a join, DuckDB hashed every reread line instead and spilled 1.9 GB at 10M events: 29 s, against
+-- 9 s this way.
+marked_lines as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        (source_file, line_number) in (
+            select (discarded_copies.source_file, discarded_copies.line_number) from discarded_copies
+        ) as is_wanted
+    from reread_lines
+),
+
+wanted_lines as (
+    select
+        source_file,
+        line_number,
+        raw_line
+    from marked_lines
+    where is_wanted
 )
 
 select

@@ -16,31 +16,8 @@
 
 with
 
-landing_chunks as (
-    select * from {{ source('landing', 'lines') }}
-),
-
--- A chunk holds whole lines joined by a newline; a line with an issue travels alone.
-chunk_lines as (
-    select
-        source_file,
-        first_line_number,
-        raw_bytes,
-        line_issue,
-        line_bytes,
-        case when line_issue is null then string_split(text, chr(10)) else [text] end as split_lines
-    from landing_chunks
-),
-
 landing_lines as (
-    select
-        source_file,
-        raw_bytes,
-        line_issue,
-        line_bytes,
-        first_line_number + generate_subscripts(split_lines, 1) - 1 as line_number,
-        unnest(split_lines) as raw_line
-    from chunk_lines
+    {{ landing_lines_from(source('landing', 'lines')) }}
 ),
 
 non_blank_lines as (
@@ -51,8 +28,11 @@ non_blank_lines as (
         raw_bytes,
         line_issue,
         line_bytes,
-        -- json_valid is one parse; the object check needs only the first character after it
-        coalesce(line_issue is null and json_valid(raw_line) and ltrim(raw_line)[1] = '{', false) as is_json_object
+        -- json_valid is one parse; the object check needs only the first character after JSON's
+        -- whitespace (space, tab, newline, carriage return)
+        coalesce(
+            line_issue is null and json_valid(raw_line) and ltrim(raw_line, e' \t\n\r')[1] = '{', false
+        ) as is_json_object
     from landing_lines
     where line_issue is not null or not regexp_full_match(raw_line, '\s*')
 ),

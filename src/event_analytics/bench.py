@@ -141,17 +141,20 @@ def baseline_memory_limit(events: int) -> str:
     return "4GB" if events <= GENERATE_CHUNK else "16GB"
 
 
-# How the baseline reads its landing files: its value goes to the results as the baseline's "read".
-# Both number each file's lines with a `read_csv(...) with ordinality` scan of that file alone
-# (DuckDB's CSV reader has no per-file row number, and a multi-file scan `with ordinality` numbers
-# its rows on one thread).
+# How the baseline reads its landing files (the results' baseline "read"). Both number each file's
+# lines with a `read_csv(...) with ordinality` scan of that file alone: DuckDB's CSV reader has no
+# row number per file, and a multi-file scan `with ordinality` numbers its rows on one thread.
 BASELINE_READS = {
-    # one statement per file, from one connection per core at once, largest files first
-    "parallel-files": "one statement per landing file, {workers} at once (one connection per core)",
-    # the baseline until 2026-12-02: the scans unioned in one statement decompress one file at a time
-    "union": "one statement: the files' scans unioned",
+    # One statement, the files' scans unioned. With preserve_insertion_order off (run_baseline sets
+    # it, as the pipeline's profile does) DuckDB runs the union's scans side by side, one file per
+    # thread; with it on, it runs them one after another (twice the read's wall time, 1M events).
+    "union": "one statement, the files' scans unioned: {workers} files decompress at once, one per thread",
+    # The statement once per file from one connection per core at once, largest files first: as
+    # fast as the union at 14 files of 1M events and slower at 34 (a commit per file), but it sets
+    # up {workers} scans at a time instead of all of them.
+    "parallel-files": "one statement per file, from {workers} connections at once (one per core), largest first",
 }
-BASELINE_READ = "parallel-files"
+BASELINE_READ = "union"
 
 
 def measured_baseline(files: list[Path], database: Path, memory_limit: str, read: str = BASELINE_READ) -> Measurement:
@@ -187,8 +190,8 @@ def measured_baseline(files: list[Path], database: Path, memory_limit: str, read
 
 
 def baseline_read_workers(files: list[Path] | list[str]) -> int:
-    """Connections reading at once in the "parallel-files" read: one per core, as the pipeline's
-    reader decompresses one file per core."""
+    """Files decompressing at once: one per core (DuckDB's threads, or the "parallel-files" read's
+    connections), as the pipeline's reader has it."""
     return max(1, min(os.cpu_count() or 1, len(files)))
 
 
@@ -222,9 +225,9 @@ def landing_file_scan(path: str) -> str:
 
 
 def run_per_file(con: Any, sql: str, files: list[str], settings: list[str], workers: int) -> None:
-    """`sql` once per file, `{file}` replaced by its scan, from `workers` connections at once (each
-    its own transaction, appending to the same table); the largest files go first, so the last
-    ones to finish are small."""
+    """`sql` once per file, `{landing}` replaced by the file's scan, from `workers` connections at
+    once (each statement its own transaction, appending to the same table); the largest files go
+    first, so the last ones to finish are small."""
     pending: queue.SimpleQueue[str] = queue.SimpleQueue()
     for path in sorted(files, key=lambda f: Path(f).stat().st_size, reverse=True):
         pending.put(path)
@@ -240,7 +243,7 @@ def run_per_file(con: Any, sql: str, files: list[str], settings: list[str], work
                     path = pending.get_nowait()
                 except queue.Empty:
                     return
-                cursor.execute(sql.replace("{file}", landing_file_scan(path)))
+                cursor.execute(sql.replace("{landing}", landing_file_scan(path)))
         except BaseException:
             failed.set()
             raise
@@ -268,10 +271,10 @@ def run_baseline(database: str, memory_limit: str, files: list[str], read: str =
     stages: dict[str, float] = {}
     for stage, sql in baseline_statements(script):
         started = time.perf_counter()
-        if "{file}" not in sql:
+        if "{landing}" not in sql:
             con.execute(sql)
         elif read == "union":
-            con.execute(sql.replace("{file}", " union all ".join(map(landing_file_scan, files))))
+            con.execute(sql.replace("{landing}", " union all ".join(map(landing_file_scan, files))))
         else:
             run_per_file(con, sql, files, settings, baseline_read_workers(files))
         if stage == "settings":

@@ -10,8 +10,9 @@ warehouse_plugin, which registers on every DuckDB connection:
   scans it, one file per core;
 - `landing_file_outcomes`: one row per planned file after that scan: its stamp and line count, or
   why it was rejected, and the files the plan rejected itself;
-- `landing_reread(list of {source_file, line_number})`: those lines' text, read again from their
-  files (duplicate_events needs the discarded copies' text, which staging does not keep).
+- `landing_reread_lines`, and `landing_prepare_reread(list of files)` to choose its files: loaded
+  files read again (duplicate_events needs the discarded copies' text, which staging does not
+  keep), while they are still as they were loaded.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from event_analytics.landing import (
     Listing,
     RejectedFile,
     current_stamp,
-    is_url,
     landing_root,
     list_landing,
     opener,
@@ -268,71 +268,19 @@ class FileOutcomes:
         return table.__arrow_c_stream__(requested_schema)
 
 
-REREAD_TYPE = "struct(source_file varchar, line_number bigint, size_bytes bigint, modified_us bigint)[]"
-REREAD_RESULT_TYPE = "struct(source_file varchar, line_number bigint, raw_line varchar)[]"
+REREAD_TYPE = "struct(source_file varchar, size_bytes bigint, modified_us bigint)[]"
 
 
-def reread(root: str | None, max_line_bytes: int, wanted: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The text of the wanted lines, each of their files read once (in parallel); a line whose
-    file cannot be read, or is no longer the file that was loaded (its size and modification time
-    as loaded come with each line), is left out."""
-    if not wanted or root is None:
-        return []
-    if not is_url(root) and not os.path.isdir(root):
-        return []
-    loaded_stamps: dict[str, tuple[int, int]] = {}
-    by_file: dict[str, set[int]] = {}
-    for item in wanted:
-        loaded_stamps[item["source_file"]] = (item["size_bytes"], item["modified_us"])
-        by_file.setdefault(item["source_file"], set()).add(item["line_number"])
-    # One stat a file (a HEAD request in object storage), not one a line.
-    for path, stamp in loaded_stamps.items():
-        now = current_stamp(root, path)
-        if now is not None and now != stamp:
-            del by_file[path]
-    found: list[dict[str, Any]] = []
-    lock = threading.Lock()
-    todo: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for path in by_file:
-        todo.put(path)
-
-    def work() -> None:
-        while True:
-            try:
-                path = todo.get_nowait()
-            except queue.Empty:
-                return
-            numbers = by_file[path]
-            rows = []
-            try:
-                for item in read_lines(path, opener(root, path), max_line_bytes):
-                    if isinstance(item, FileCounts):
-                        break
-                    rows += _wanted_lines(item, numbers)
-            except Exception:  # noqa: BLE001 - the line stays without text, as the model documents
-                continue
-            with lock:
-                found.extend(rows)
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(_workers(), len(by_file)))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return found
-
-
-def _wanted_lines(batch: pa.RecordBatch, numbers: set[int]) -> list[dict[str, Any]]:
-    source_file = batch.column(0)[0].as_py()
-    first = batch.column(1)[0].as_py()
-    text = batch.column(2)[0].as_py()
-    if batch.column(4)[0].as_py() is not None:
-        return [{"source_file": source_file, "line_number": first, "raw_line": text}] if first in numbers else []
-    last = first + text.count("\n")
-    if not any(first <= n <= last for n in numbers):
-        return []
-    return [
-        {"source_file": source_file, "line_number": number, "raw_line": line}
-        for number, line in enumerate(text.split("\n"), start=first)
-        if number in numbers
-    ]
+def prepare_reread(plan: LoadPlan | None, target: LandingLines, files: list[dict[str, Any]] | None) -> int:
+    """Point `target` (landing_reread_lines) at the given loaded files, those still as they were
+    loaded (the ledger's size and modification time come with each); returns how many."""
+    target.plan = None
+    if plan is None or not files:
+        return 0
+    unchanged = []
+    for item in files:
+        now = current_stamp(plan.root, item["source_file"])
+        if now == (item["size_bytes"], item["modified_us"]):
+            unchanged.append(LandingFile(item["source_file"], item["size_bytes"], item["modified_us"]))
+    target.plan = LoadPlan(root=plan.root, max_line_bytes=plan.max_line_bytes, files=unchanged)
+    return len(unchanged)

@@ -96,7 +96,8 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out))
+    # DOTALL: a newline is a character a name may hold
+    return re.compile("".join(out), re.DOTALL)
 
 
 def check_patterns(patterns: Any) -> list[str]:

@@ -131,7 +131,8 @@ class LineChunker:
         else:
             self._pending = buffer[cut + 1 :]
             yield from self._lines(buffer[:cut])
-        if len(self._pending) > self.max_line_bytes:
+        # (a \r at the end may be the first half of a CRLF, and then not part of the line)
+        if len(self._pending) - self._pending.endswith(b"\r") > self.max_line_bytes:
             self._long_prefix = self._pending[: self.max_line_bytes]
             self._long_length = 0
             self._long_blank = True

@@ -6,8 +6,8 @@ session variables read by the `pii_hmac` macro, so the key is never in compiled 
 run_results.json. Without a key dbt refuses to start.
 
 The landing files come from the load plan the CLI writes ($EVENT_ANALYTICS_LANDING_PLAN, see
-ingest.py): every connection and cursor gets `landing_lines`, `landing_file_outcomes` and the
-`landing_reread` function. Without a plan they hold no file.
+ingest.py): every connection and cursor gets `landing_lines`, `landing_file_outcomes`,
+`landing_reread_lines` and the `landing_prepare_reread` function. Without a plan they hold no file.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 
 from event_analytics.ingest import (
     PLAN_VARIABLE,
-    REREAD_RESULT_TYPE,
     REREAD_TYPE,
     FileOutcomes,
     LandingLines,
     LoadPlan,
-    reread,
+    prepare_reread,
 )
 from event_analytics.secrets import PII_KEY_VARIABLE
 
@@ -52,20 +51,21 @@ class Plugin(BasePlugin):
         self._plan = LoadPlan.read(plan_path) if plan_path else None
         self._lines = LandingLines(self._plan)
         self._outcomes = FileOutcomes(self._lines)
+        self._reread = LandingLines(None)
 
     def _configure(self, connection: Any) -> None:
         connection.execute(f"set variable event_analytics_pii_inner = from_hex('{self._inner.hex()}')")
         connection.execute(f"set variable event_analytics_pii_outer = from_hex('{self._outer.hex()}')")
         connection.register("landing_lines", self._lines)
         connection.register("landing_file_outcomes", self._outcomes)
-        plan = self._plan
+        connection.register("landing_reread_lines", self._reread)
         # A function belongs to the database: the connection's cursors already have it.
         with contextlib.suppress(duckdb.CatalogException):
             connection.create_function(
-                "landing_reread",
-                lambda wanted: reread(plan.root if plan else None, plan.max_line_bytes if plan else 1, wanted),
+                "landing_prepare_reread",
+                lambda files: prepare_reread(self._plan, self._reread, files),
                 [duckdb.sqltype(REREAD_TYPE)],
-                duckdb.sqltype(REREAD_RESULT_TYPE),
+                duckdb.sqltype("bigint"),
                 null_handling="special",
                 side_effects=True,
             )
