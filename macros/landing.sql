@@ -63,6 +63,49 @@
     ) as chunks
 {% endmacro %}
 
+{#-
+  duplicate_events: chooses the loaded files that hold a discarded copy it re-decides, for
+  `landing_reread_lines` to read again (staging is absent only when compiling for lint).
+-#}
+{% macro prepare_landing_reread() %}
+    {%- if load_relation(ref('stg_segment__events')) is none %}{{ return('') }}{% endif -%}
+    {%- set choose_files %}
+        with
+
+        kept_copies as (
+            select
+                event_id,
+                source_file,
+                line_number
+            from {{ ref('int_events__deduplicated') }}
+            where
+                copy_count > 1
+                {%- if is_incremental() %}
+                    and _processed_at > {{ watermark() }}
+                {%- endif %}
+        ),
+
+        files_with_discarded_copies as (
+            select distinct lines.source_file
+            from {{ ref('stg_segment__events') }} as lines
+            inner join kept_copies
+                on
+                    lines.event_id = kept_copies.event_id
+                    and (lines.source_file != kept_copies.source_file or lines.line_number != kept_copies.line_number)
+            where lines.reject_reason is null
+        )
+
+        select landing_prepare_reread(list({
+            'source_file': loaded_files.path,
+            'size_bytes': loaded_files.size_bytes,
+            'modified_us': epoch_us(loaded_files.modified_at)
+        }))
+        from meta.landing_files as loaded_files
+        where loaded_files.path in (select source_file from files_with_discarded_copies)
+    {%- endset %}
+    {%- do run_query(choose_files) %}
+{% endmacro %}
+
 {#- Whether duplicate_events rereads discarded copies from landing files (unit tests turn it off). -#}
 {% macro reread_landing_files() %}
     {{ return(true) }}

@@ -13,45 +13,7 @@
     lines are reread from their landing files (only the files that hold one: in an incremental run
     usually just the new ones, as the kept copy is mostly the first delivered). -#}
 
-{#- Choose the files to reread: those holding a discarded copy, still as they were loaded
-    (staging is absent only when compiling for lint). -#}
-{%- if execute and reread_landing_files() and load_relation(ref('stg_segment__events')) is not none %}
-    {%- set choose_files %}
-        with
-
-        kept_copies as (
-            select
-                event_id,
-                source_file,
-                line_number
-            from {{ ref('int_events__deduplicated') }}
-            where
-                copy_count > 1
-            {%- if is_incremental() %}
-                    and _processed_at > {{ watermark() }}
-            {%- endif %}
-        ),
-
-        files_with_discarded_copies as (
-            select distinct lines.source_file
-            from {{ ref('stg_segment__events') }} as lines
-            inner join kept_copies
-                on
-                    lines.event_id = kept_copies.event_id
-                    and (lines.source_file != kept_copies.source_file or lines.line_number != kept_copies.line_number)
-            where lines.reject_reason is null
-        )
-
-        select landing_prepare_reread(list({
-            'source_file': loaded_files.path,
-            'size_bytes': loaded_files.size_bytes,
-            'modified_us': epoch_us(loaded_files.modified_at)
-        }))
-        from meta.landing_files as loaded_files
-        where loaded_files.path in (select files_with_discarded_copies.source_file from files_with_discarded_copies)
-    {%- endset %}
-    {%- do run_query(choose_files) %}
-{%- endif %}
+{%- if execute and reread_landing_files() %}{% do prepare_landing_reread() %}{% endif %}
 
 with
 
