@@ -143,18 +143,21 @@ def baseline_memory_limit(events: int) -> str:
 
 # How the baseline reads its landing files (the results' baseline "read"). Both number each file's
 # lines with a `read_csv(...) with ordinality` scan of that file alone: DuckDB's CSV reader has no
-# row number per file, and a multi-file scan `with ordinality` numbers its rows on one thread.
+# row number per file, and a multi-file scan `with ordinality` numbers its rows in one thread (with
+# each file's first number subtracted by a window: 5-40% slower than the union, 1M events).
 BASELINE_READS = {
     # One statement, the files' scans unioned. With preserve_insertion_order off (run_baseline sets
     # it, as the pipeline's profile does) DuckDB runs the union's scans side by side, one file per
-    # thread; with it on, it runs them one after another (twice the read's wall time, 1M events).
+    # thread; with it on, one after another (the read took 1.7-1.9x as long, 1M events).
     "union": "one statement, the files' scans unioned: {workers} files decompress at once, one per thread",
-    # The statement once per file from one connection per core at once, largest files first: as
-    # fast as the union at 14 files of 1M events and slower at 34 (a commit per file), but it sets
-    # up {workers} scans at a time instead of all of them.
+    # The statement once per file, from one connection per core at once, largest files first: it
+    # sets up {workers} scans at a time instead of all of them (170 files: 0.8 GB instead of 4 GB),
+    # but each file is a statement and a commit: 10-50% slower than the union at 34 files, 10-20%
+    # at 170, even at 14 (1M events).
     "parallel-files": "one statement per file, from {workers} connections at once (one per core), largest first",
 }
 BASELINE_READ = "union"
+LANDING_BUFFER_BYTES = 8 * 1024 * 1024
 
 
 def measured_baseline(files: list[Path], database: Path, memory_limit: str, read: str = BASELINE_READ) -> Measurement:
@@ -215,12 +218,13 @@ def baseline_statements(script: str) -> list[tuple[str, str]]:
 def landing_file_scan(path: str) -> str:
     """One landing file's lines as text, numbered from 1: (source_file, line_number, raw_line)."""
     literal = "'" + path.replace("'", "''") + "'"
-    # buffer_size as the pipeline's reader has it: DuckDB reserves the default 32 MiB buffer for
-    # every file of a union at once, and 150 files (50M events) ran out of 4GB.
+    # DuckDB sets up every scan of a union at once: 170 files took 4 GB with a 2 or an 8 MiB buffer
+    # (1M events, read alone), and the default 32 MiB buffer ran out of 4GB at 150 files (50M
+    # events). 8 MiB took 5-15% less CPU than 2 MiB (1M events in 34 files).
     return (
         f"select {literal} as source_file, ordinality as line_number, json as raw_line from read_csv({literal}, "
         "columns = {'json': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, "
-        "auto_detect = false, strict_mode = false, buffer_size = 2097152) with ordinality"
+        f"auto_detect = false, strict_mode = false, buffer_size = {LANDING_BUFFER_BYTES}) with ordinality"
     )
 
 
@@ -265,6 +269,7 @@ def run_baseline(database: str, memory_limit: str, files: list[str], read: str =
     script = (project_dir() / "bench" / "baseline.sql").read_text()
     spill = Path(database).parent / ".baseline-spill"
     con = duckdb.connect(database, config={"memory_limit": memory_limit, "temp_directory": str(spill)})
+    # as the pipeline's profile has it; the "union" read decompresses one file at a time without it
     con.execute("set preserve_insertion_order = false")
     con.execute("set enable_progress_bar = false")
     settings: list[str] = []
@@ -376,6 +381,7 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
             "memory_limit": baseline_memory_limit(events),
             "read": BASELINE_READ,
             "read_description": BASELINE_READS[BASELINE_READ].format(workers=baseline_read_workers(full_files)),
+            "read_buffer_bytes": LANDING_BUFFER_BYTES,
         },
         "full_build": with_ratio(full),
         "incremental_one_day": {

@@ -119,6 +119,7 @@ def test_every_member_of_a_multi_member_gzip_is_read() -> None:
         gzip.compress(b"a\n")[:10] + b"\x00" * 40,  # corrupt deflate data
         gzip.compress(b"a\n") + b"garbage after the stream",
     ],
+    ids=["truncated", "corrupt", "trailing-garbage"],
 )
 def test_a_broken_gzip_is_unreadable_and_says_nothing_of_its_content(data: bytes) -> None:
     with pytest.raises(UnreadableFile) as raised:
