@@ -73,16 +73,7 @@
         with
 
         kept_copies as (
-            select
-                event_id,
-                source_file,
-                line_number
-            from {{ ref('int_events__deduplicated') }}
-            where
-                copy_count > 1
-                {%- if is_incremental() %}
-                    and _processed_at > {{ watermark() }}
-                {%- endif %}
+            {{ kept_copies_to_redecide() }}
         ),
 
         files_with_discarded_copies as (
@@ -104,6 +95,20 @@
         where loaded_files.path in (select source_file from files_with_discarded_copies)
     {%- endset %}
     {%- do run_query(choose_files) %}
+{% endmacro %}
+
+{#- duplicate_events: the kept copy of each repeated id it re-decides this run. -#}
+{% macro kept_copies_to_redecide() %}
+    select
+        event_id,
+        source_file,
+        line_number
+    from {{ ref('int_events__deduplicated') }}
+    where
+        copy_count > 1
+        {%- if is_incremental() %}
+            and _processed_at > {{ watermark() }}
+        {%- endif %}
 {% endmacro %}
 
 {#- Whether duplicate_events rereads discarded copies from landing files (unit tests turn it off). -#}

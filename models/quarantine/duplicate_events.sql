@@ -19,16 +19,7 @@ with
 
 -- the kept copy of each repeated id to re-decide
 kept_copies as (
-    select
-        event_id,
-        source_file,
-        line_number
-    from {{ ref('int_events__deduplicated') }}
-    where
-        copy_count > 1
-    {%- if is_incremental() %}
-            and _processed_at > {{ watermark() }}
-    {%- endif %}
+    {{ kept_copies_to_redecide() }}
 ),
 
 valid_lines as (
