@@ -49,6 +49,7 @@
         raw_bytes,
         line_issue,
         line_bytes,
+        file_modified_at,
         first_line_number + generate_subscripts(split_lines, 1) - 1 as line_number,
         unnest(split_lines) as raw_line
     from (
@@ -58,6 +59,7 @@
             raw_bytes,
             line_issue,
             line_bytes,
+            file_modified_at,
             case when line_issue is null then string_split(text, chr(10)) else [text] end as split_lines
         from {{ chunks }}
     ) as chunks
@@ -82,7 +84,11 @@
             inner join kept_copies
                 on
                     lines.event_id = kept_copies.event_id
-                    and (lines.source_file != kept_copies.source_file or lines.line_number != kept_copies.line_number)
+                    and (
+                        lines.source_file != kept_copies.source_file
+                        or lines.line_number != kept_copies.line_number
+                        or lines.batch_index is distinct from kept_copies.batch_index
+                    )
             where lines.reject_reason is null
         )
 
@@ -102,7 +108,8 @@
     select
         event_id,
         source_file,
-        line_number
+        line_number,
+        batch_index
     from {{ ref('int_events__deduplicated') }}
     where
         copy_count > 1

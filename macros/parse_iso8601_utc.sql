@@ -1,7 +1,10 @@
 {#-
-  ISO-8601 text to a UTC timestamp, or null. The shape is checked first because casts accept values a
-  tracking pipeline must reject ('infinity', 'epoch', 'now', bare dates); impossible dates such as
-  2024-02-30 fail the cast. A value without an offset is read as UTC, whatever the session time zone.
+  RFC 3339 date-time text to a UTC timestamp, or null; also a date-time without an offset, read as
+  UTC whatever the session time zone. The shape is checked first, field by field (hours 00-23,
+  offsets within +-23:59), because casts accept values a tracking pipeline must reject ('infinity',
+  'epoch', 'now', bare dates, T24:00:00, +25:00); impossible dates such as 2024-02-30 fail the cast.
+  RFC 3339 allows lowercase t and z, and a leap second :60, read as :59.999999 (no time type holds
+  it). An offset without its colon (+0100) is ISO 8601's basic form, accepted as before.
 -#}
 {% macro parse_iso8601_utc(column) -%}
     {{ return(adapter.dispatch('parse_iso8601_utc', 'event_analytics')(column)) }}
@@ -11,15 +14,15 @@
     case
         when regexp_full_match(
             {{ column }},
-            '\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:?\d{2})?'
+            '\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):?[0-5]\d)?'
         )
             then timezone(
                 'UTC',
                 try_cast(
-                    case
-                        when regexp_matches({{ column }}, '([Zz]|[+-]\d{2}:?\d{2})$') then {{ column }}
-                        else {{ column }} || '+00:00'
-                    end as timestamptz
+                    regexp_replace(
+                        upper({{ column }}) || case when regexp_matches({{ column }}, '([Zz]|[+-]\d{2}:?\d{2})$') then '' else '+00:00' end,
+                        ':60(\.\d+)?', ':59.999999'
+                    ) as timestamptz
                 )
             )
     end

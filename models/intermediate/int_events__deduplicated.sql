@@ -9,7 +9,7 @@
 
 {#-
   One row per messageId across all history: the copy received first (ties: smallest source_file, then
-  line_number). An incremental run re-decides only the messageIds its new lines carry, over every copy
+  line_number, then batch_index). An incremental run re-decides only the messageIds its new lines carry, over every copy
   ever loaded of them, so a late copy that was received earlier still wins.
 -#}
 
@@ -35,6 +35,7 @@ candidate_copies as {% if is_incremental() %}materialized{% else %}not materiali
         loaded_lines.event_id,
         loaded_lines.source_file,
         loaded_lines.line_number,
+        loaded_lines.batch_index,
         loaded_lines.received_at
     from {{ ref('stg_segment__events') }} as loaded_lines
     where {{ candidate_lines }}
@@ -54,9 +55,10 @@ ranked_copies as (
     select
         source_file,
         line_number,
+        batch_index,
         row_number() over (
             partition by event_id
-            order by received_at, source_file, line_number
+            order by received_at, source_file, line_number, batch_index
         ) as copy_rank
     from candidate_copies
     where event_id in (select repeated_event_ids.event_id from repeated_event_ids)
@@ -65,7 +67,8 @@ ranked_copies as (
 losing_copies as (
     select
         source_file,
-        line_number
+        line_number,
+        batch_index
     from ranked_copies
     where copy_rank > 1
 ),
@@ -79,6 +82,7 @@ first_copies as (
         on
             loaded_lines.source_file = losing_copies.source_file
             and loaded_lines.line_number = losing_copies.line_number
+            and loaded_lines.batch_index is not distinct from losing_copies.batch_index
     left join repeated_event_ids on loaded_lines.event_id = repeated_event_ids.event_id
     where {{ candidate_lines }}
 )
@@ -87,15 +91,22 @@ select
     event_id,
     event_type,
     event_name,
+    source_event_name,
     user_id,
     anonymous_id,
+    group_id,
+    previous_id,
     case
         when anonymous_id is not null then 'anonymous_id:' || anonymous_id
         else 'user_id:' || user_id
     end as partition_key,
     occurred_at,
     received_at,
+    original_timestamp,
+    sent_at,
     page_path,
+    page_name,
+    page_category,
     page_url,
     referrer,
     utm_source,
@@ -109,6 +120,7 @@ select
     violations,
     source_file,
     line_number,
+    batch_index,
     copy_count,
     {{ run_timestamp() }} as _processed_at
 from first_copies

@@ -46,6 +46,10 @@ identity_map as (
     select * from {{ ref('int_identity__anonymous_users') }}
 ),
 
+aliases as (
+    select * from {{ ref('int_identity__aliases') }}
+),
+
 {% if is_incremental() %}
     changed_events as (
         select
@@ -56,12 +60,30 @@ identity_map as (
         where _processed_at > {{ watermark(sessionize_settings()) }}
     ),
 
+    realiased_keys as (
+        select realiased.alias_key
+        from aliases as realiased
+        where realiased._processed_at > {{ watermark(sessionize_settings()) }}
+    ),
+
     whole_partitions as (
         select 'anonymous_id:' || restitched.anonymous_id as partition_key
         from identity_map as restitched
         where restitched._processed_at > {{ watermark(sessionize_settings()) }}
         union
         {{ moved_partitions(sessionize_settings()) }}
+        union
+        -- events keyed by an id an alias now resolves differently: by their userId, their device's
+        -- userId or their anonymousId (a superset of those keyed by it)
+        select stored_events.partition_key
+        from {{ this }} as stored_events
+        where
+            stored_events.user_id in (select realiased_keys.alias_key from realiased_keys)
+            or stored_events.anonymous_id in (select realiased_keys.alias_key from realiased_keys)
+        union
+        select 'anonymous_id:' || devices.anonymous_id as partition_key
+        from identity_map as devices
+        where devices.user_id in (select realiased_keys.alias_key from realiased_keys)
     ),
 
     first_changes as (
@@ -192,7 +214,7 @@ with_sessions as (
 stitched_events as (
     select
         events.*,
-        coalesce(events.user_id, identity_map.user_id, events.anonymous_id) as user_key
+        coalesce(events.user_id, identity_map.user_id, events.anonymous_id) as identity_key
     from {{ ref('int_events__deduplicated') }} as events
     left join identity_map
         on
@@ -201,26 +223,39 @@ stitched_events as (
     {{ events_of_this_statement }}
 ),
 
-sessionized as (
+aliased_events as (
     select
         stitched_events.*,
+        coalesce(aliases.user_id, stitched_events.identity_key) as user_key
+    from stitched_events
+    left join aliases on stitched_events.identity_key = aliases.alias_key
+),
+
+sessionized as (
+    select
+        aliased_events.*,
         with_sessions.is_session_start,
         with_sessions.is_session_end,
         with_sessions.session_index,
         with_sessions.session_id
-    from stitched_events
-    inner join with_sessions on stitched_events.event_id = with_sessions.event_id
+    from aliased_events
+    inner join with_sessions on aliased_events.event_id = with_sessions.event_id
 )
 
 select
     event_id,
     event_type,
     event_name,
+    source_event_name,
     occurred_at,
     received_at,
+    original_timestamp,
+    sent_at,
     anonymous_id,
     user_id,
     user_key,
+    group_id,
+    previous_id,
     partition_key,
     session_id,
     session_index,
@@ -228,6 +263,8 @@ select
     is_session_end,
     page_path,
     page_url,
+    page_name,
+    page_category,
     referrer,
     utm_source,
     utm_medium,
@@ -240,5 +277,6 @@ select
     violations,
     source_file,
     line_number,
+    batch_index,
     {{ run_timestamp() }} as _processed_at
 from sessionized

@@ -9,8 +9,9 @@
 
 {#-
   For every anonymousId ever seen together with a userId: the userId of the latest such message
-  (by occurred_at, then received_at, then event_id). Incremental runs re-decide only the anonymousIds
-  that new events carry with a userId.
+  (by occurred_at, then received_at, then event_id). An alias call counts as such a message for its
+  previousId too (a device's anonymousId is the usual previousId). Incremental runs re-decide only
+  the anonymousIds that new events carry with a userId.
 -#}
 
 with
@@ -25,6 +26,16 @@ identified_events as (
         _processed_at
     from {{ ref('int_events__deduplicated') }}
     where anonymous_id is not null and user_id is not null
+    union all
+    select
+        previous_id as anonymous_id,
+        user_id,
+        occurred_at,
+        received_at,
+        event_id,
+        _processed_at
+    from {{ ref('int_events__deduplicated') }}
+    where event_type = 'alias' and previous_id != user_id
 ),
 
 relevant_events as (

@@ -31,7 +31,8 @@ sessions as (
 event_facts as (
     select
         user_key,
-        max(user_id) as user_id,
+        -- the user_key's own userId; an alias chain's earlier ids are not it
+        coalesce(max(user_id) filter (where user_id = user_key), max(user_id)) as user_id,
         min(occurred_at) as first_seen_at,
         max(occurred_at) as last_seen_at,
         count(distinct anonymous_id) as device_count,

@@ -26,5 +26,13 @@ select
     traits,
     violations,
     source_file,
-    _processed_at
+    _processed_at,
+    source_event_name,
+    original_timestamp,
+    sent_at,
+    page_name,
+    page_category,
+    group_id,
+    line_number,
+    batch_index
 from sessionized_events

@@ -36,6 +36,7 @@ discarded_copies as (
             and (
                 valid_lines.source_file != kept_copies.source_file
                 or valid_lines.line_number != kept_copies.line_number
+                or valid_lines.batch_index is distinct from kept_copies.batch_index
             )
 ),
 
@@ -79,7 +80,12 @@ select
     discarded_copies.source_file,
     discarded_copies.line_number,
     discarded_copies.received_at,
-    wanted_lines.raw_line
+    -- a batch member's own JSON, as staging quarantines one
+    case
+        when discarded_copies.batch_index is null then wanted_lines.raw_line
+        else cast(json_extract(wanted_lines.raw_line, '$.batch[' || discarded_copies.batch_index || ']') as varchar)
+    end as raw_line,
+    discarded_copies.batch_index
 from discarded_copies
 left join wanted_lines
     on

@@ -23,5 +23,6 @@ select
     reject_reason as reason,
     violations,
     _loaded_at as rejected_at,
-    raw_bytes
+    raw_bytes,
+    batch_index
 from rejected_lines

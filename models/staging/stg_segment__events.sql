@@ -28,6 +28,7 @@ non_blank_lines as (
         raw_bytes,
         line_issue,
         line_bytes,
+        file_modified_at,
         -- json_valid is one parse; the object check needs only the first character after JSON's
         -- whitespace (space, tab, newline, carriage return)
         coalesce(
@@ -35,6 +36,88 @@ non_blank_lines as (
         ) as is_json_object
     from landing_lines
     where line_issue is not null or not regexp_full_match(raw_line, '\s*')
+),
+
+-- A batch envelope ({"batch": [msg, ...]}, the HTTP tracking API's shape) is found by a substring
+-- test before any parse, so other lines pay for no second parse.
+envelopes as (
+    select
+        *,
+        is_json_object and contains(raw_line, '"batch"') and json_type(raw_line, '$.batch') = 'ARRAY'
+            as is_batch
+    from non_blank_lines
+),
+
+-- One list of messages per line: the line itself, or its batch's members (an empty batch stays a
+-- line, quarantined as empty_batch). Members inherit the envelope's context, sentAt and receivedAt
+-- where they lack them (a JSON merge patch of the member over those fields).
+message_lists as (
+    select
+        source_file,
+        line_number,
+        raw_bytes,
+        line_issue,
+        line_bytes,
+        file_modified_at,
+        is_json_object,
+        is_batch and json_array_length(raw_line, '$.batch') = 0 as is_empty_batch,
+        case when is_batch then cast(json_array_length(raw_line, '$.batch') as integer) end as batch_size,
+        case
+            when is_batch and json_array_length(raw_line, '$.batch') > 0
+                then cast(json_extract(raw_line, '$.batch[*]') as varchar[])
+            else [raw_line]
+        end as message_texts,
+        case
+            when is_batch
+                then '{' || concat_ws(
+                    ',',
+                    '"context":' || json_extract(raw_line, '$.context'),
+                    '"sentAt":' || json_extract(raw_line, '$.sentAt'),
+                    '"receivedAt":' || json_extract(raw_line, '$.receivedAt')
+                ) || '}'
+        end as envelope_fields
+    from envelopes
+),
+
+messages as (
+    select
+        source_file,
+        line_number,
+        raw_bytes,
+        line_issue,
+        line_bytes,
+        file_modified_at,
+        is_json_object,
+        is_empty_batch,
+        batch_size,
+        envelope_fields,
+        case when batch_size > 0 then cast(generate_subscripts(message_texts, 1) - 1 as integer) end as batch_index,
+        unnest(message_texts) as raw_line
+    from message_lists
+),
+
+message_objects as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        raw_bytes,
+        line_issue,
+        line_bytes,
+        file_modified_at,
+        is_empty_batch,
+        batch_index,
+        batch_size,
+        case
+            when batch_index is null then is_json_object
+            else json_type(raw_line) = 'OBJECT'
+        end as is_json_object,
+        case
+            when batch_index is not null and json_type(raw_line) = 'OBJECT'
+                then cast(json_merge_patch(envelope_fields::json, raw_line::json) as varchar)
+            else raw_line
+        end as message_text
+    from messages
 ),
 
 extracted as (
@@ -45,12 +128,16 @@ extracted as (
         raw_bytes,
         line_issue,
         line_bytes,
+        file_modified_at,
+        is_empty_batch,
+        batch_index,
+        batch_size,
         is_json_object,
-        -- one parse per line: every field as text (objects as their JSON text). Measured against
+        -- one parse per message: every field as text (objects as their JSON text). Measured against
         -- extracting JSON values and unquoting each: 2 s less CPU per million lines.
         case
-            when is_json_object
-                then json_extract_string(raw_line, [
+            when is_json_object and not is_empty_batch
+                then json_extract_string(message_text, [
                     '$.messageId',
                     '$.type',
                     '$.event',
@@ -70,10 +157,17 @@ extracted as (
                     '$.context.userAgent',
                     '$.context.locale',
                     '$.properties',
-                    '$.traits'
+                    '$.traits',
+                    '$.originalTimestamp',
+                    '$.sentAt',
+                    '$.name',
+                    '$.category',
+                    '$.groupId',
+                    '$.previousId',
+                    '$.context.traits'
                 ])
         end as json_fields
-    from non_blank_lines
+    from message_objects
 ),
 
 field_texts as (
@@ -84,6 +178,10 @@ field_texts as (
         raw_bytes,
         line_issue,
         line_bytes,
+        file_modified_at,
+        is_empty_batch,
+        batch_index,
+        batch_size,
         is_json_object,
         json_fields[1] as message_id_text,
         json_fields[2] as type_text,
@@ -101,9 +199,22 @@ field_texts as (
         json_fields[16] as ip,
         json_fields[17] as user_agent,
         json_fields[18] as locale,
+        json_fields[21] as original_timestamp_text,
+        json_fields[22] as sent_at_text,
+        json_fields[23] as name_text,
+        json_fields[24] as category_text,
+        json_fields[25] as group_id_text,
+        json_fields[26] as previous_id_text,
         -- objects only: a scalar or array where an object belongs counts as absent
         case when left(json_fields[19], 1) = '{' then json_fields[19]::json end as properties_object,
-        case when left(json_fields[20], 1) = '{' then json_fields[20]::json end as traits_object
+        case
+            when left(json_fields[20], 1) = '{' and json_fields[20] != '{}' then json_fields[20]::json
+            -- identify traits under context.traits (RudderStack's shape) when `traits` is absent or empty
+            when
+                lower(trim(json_fields[2])) = 'identify' and left(json_fields[27], 1) = '{'
+                then json_fields[27]::json
+            when left(json_fields[20], 1) = '{' then json_fields[20]::json
+        end as traits_object
     from extracted
 ),
 
@@ -115,14 +226,23 @@ typed as (
         raw_bytes,
         line_issue,
         line_bytes,
+        file_modified_at,
+        is_empty_batch,
+        batch_index,
+        batch_size,
         is_json_object,
         nullif(trim(message_id_text), '') as event_id,
         lower(nullif(trim(type_text), '')) as event_type,
         nullif(trim(event_text), '') as track_event,
         nullif(trim(user_id_text), '') as user_id,
         nullif(trim(anonymous_id_text), '') as anonymous_id,
-        {{ parse_iso8601_utc('timestamp_text') }} as occurred_at,
-        {{ parse_iso8601_utc('received_at_text') }} as received_at,
+        nullif(trim(group_id_text), '') as group_id,
+        nullif(trim(previous_id_text), '') as previous_id,
+        {{ parse_iso8601_utc('timestamp_text') }} as sent_timestamp,
+        {{ parse_iso8601_utc('original_timestamp_text') }} as original_timestamp,
+        {{ parse_iso8601_utc('sent_at_text') }} as sent_at,
+        {{ parse_iso8601_utc('received_at_text') }} as received_at_sent,
+        received_at_text is not null as has_received_at,
         page_path,
         page_url,
         referrer,
@@ -132,29 +252,106 @@ typed as (
         ip,
         user_agent,
         locale,
+        name_text,
+        category_text,
         properties_object,
-        traits_object,
-        case lower(nullif(trim(type_text), ''))
-            when 'track' then nullif(trim(event_text), '')
+        traits_object
+    from field_texts
+),
+
+named as (
+    select
+        *,
+        case event_type
+            when 'track' then {{ canonical_event_name('track_event') }}
             when 'page' then 'page_viewed'
             when 'screen' then 'screen_viewed'
             when 'identify' then 'user_identified'
-        end as event_name
-    from field_texts
+            when 'group' then 'group_identified'
+            when 'alias' then 'user_aliased'
+        end as event_name,
+        case when event_type = 'track' then track_event end as source_event_name
+    from typed
+),
+
+-- receivedAt is trusted when it is not before the Unix epoch and not after its file was written
+-- (plus max_future_minutes of clock skew): no server stamps a message otherwise.
+received_times as (
+    select
+        *,
+        case
+            when
+                received_at_sent >= timestamp '1970-01-01'
+                and received_at_sent
+                <= {{ dbt.dateadd('minute', var('max_future_minutes'), 'file_modified_at') }}
+                then received_at_sent
+        end as trusted_received_at
+    from named
+),
+
+-- The event time as Segment computes it: `timestamp`; else receivedAt - (sentAt - originalTimestamp),
+-- correcting the client's clock by the time it took to send; else originalTimestamp alone.
+event_times as (
+    select
+        *,
+        coalesce(
+            sent_timestamp,
+            original_timestamp - (sent_at - trusted_received_at),
+            original_timestamp
+        ) as event_time,
+        coalesce(trusted_received_at, file_modified_at) as reference_time
+    from received_times
+),
+
+plausibility as (
+    select
+        *,
+        case
+            when event_time < {{ dbt.dateadd('day', -1 * var('max_event_age_days'), 'reference_time') }}
+                then 'timestamp: more than {{ var("max_event_age_days") }} days before '
+                || case when trusted_received_at is null then 'its file was written' else 'receivedAt' end
+            when event_time > {{ dbt.dateadd('minute', var('max_future_minutes'), 'reference_time') }}
+                then 'timestamp: more than {{ var("max_future_minutes") }} minutes after '
+                || case when trusted_received_at is null then 'its file was written' else 'receivedAt' end
+        end as implausible_time
+    from event_times
+),
+
+timed as (
+    select
+        *,
+        -- an implausible time is replaced by the reference (flag mode keeps such events)
+        case when implausible_time is null then event_time else reference_time end as occurred_at,
+        concat_ws(
+            '; ',
+            implausible_time,
+            case
+                when trusted_received_at is null and event_time is not null
+                    then 'receivedAt: '
+                    || case
+                        when not has_received_at then 'missing'
+                        when received_at_sent is null then 'invalid'
+                        else 'implausible'
+                    end
+                    || ', event time used'
+            end
+        ) as time_violations
+    from plausibility
 ),
 
 planned as (
     select
         *,
+        coalesce(trusted_received_at, occurred_at) as received_at,
         {{ plan_values('event_name', 'properties', 'properties_object') }} as {{ plan_values_column('properties') }},
         {{ plan_values('event_name', 'traits', 'traits_object') }} as {{ plan_values_column('traits') }}
-    from typed
+    from timed
 ),
 
 checked as (
     select
         *,
-        {{ plan_violations('event_name') }} as violations
+        {{ plan_violations('event_name') }} as plan_violations
     from planned
 ),
 
@@ -164,17 +361,23 @@ classified as (
         case
             when line_issue is not null then line_issue
             when not is_json_object then 'invalid_json'
+            when is_empty_batch then 'empty_batch'
             when event_id is null then 'missing_message_id'
             when user_id is null and anonymous_id is null then 'missing_identity'
-            when occurred_at is null or received_at is null then 'invalid_timestamp'
-            when event_type is null or event_type not in ('track', 'page', 'screen', 'identify')
+            when event_time is null then 'invalid_timestamp'
+            when event_type is null or event_type not in ('track', 'page', 'screen', 'identify', 'group', 'alias')
                 then 'unsupported_type'
             when event_type = 'track' and track_event is null then 'missing_event_name'
+            when event_type = 'group' and group_id is null then 'missing_group_id'
+            when event_type = 'alias' and previous_id is null then 'missing_previous_id'
+            when event_type = 'alias' and user_id is null then 'missing_user_id'
             {%- if var('tracking_plan_mode') == 'enforce' %}
-                when violations = 'unplanned_event' then 'unplanned_event'
-                when violations is not null then 'schema_violation'
+                when implausible_time is not null then 'implausible_timestamp'
+                when plan_violations = 'unplanned_event' then 'unplanned_event'
+                when plan_violations is not null then 'schema_violation'
             {%- endif %}
-        end as reject_reason
+        end as reject_reason,
+        nullif(concat_ws('; ', plan_violations, nullif(time_violations, '')), '') as violations
     from checked
 )
 
@@ -184,6 +387,9 @@ select
     -- Text is kept only where quarantine needs it: writing every line's text measured costing more
     -- than parsing it. duplicate_events rereads the few discarded copies from their files.
     case when reject_reason is not null then raw_line end as raw_line,
+    -- A batch member's text is its JSON as re-serialised (its envelope is the line); index 0-based.
+    batch_index,
+    batch_size,
     -- The bytes as read, where the text cannot be the line: not UTF-8, or cut at the limit.
     raw_bytes,
     reject_reason,
@@ -192,15 +398,21 @@ select
     case
         when reject_reason = 'line_too_long'
             then 'line_bytes: ' || line_bytes || ' (landing_max_line_bytes: {{ var("landing_max_line_bytes") }})'
-        when reject_reason is null or reject_reason in ('unplanned_event', 'schema_violation') then violations
+        when reject_reason is null or reject_reason in ('unplanned_event', 'schema_violation', 'implausible_timestamp')
+            then violations
     end as violations,
     event_id,
     event_type,
     event_name,
+    source_event_name,
     user_id,
     anonymous_id,
+    group_id,
+    previous_id,
     occurred_at,
     received_at,
+    original_timestamp,
+    sent_at,
     -- Personal data is handled here, by the plan, so no relation downstream holds any
     {{ pii_safe_text('page_path', context['page.path']) }} as page_path,
     {{ pii_safe_text('page_url', context['page.url']) }} as page_url,
@@ -211,7 +423,10 @@ select
     {{ pii_safe_text('ip', context['ip']) }} as ip,
     {{ pii_safe_text('user_agent', context['userAgent']) }} as user_agent,
     {{ pii_safe_text('locale', context['locale']) }} as locale,
-    {{ pii_safe_section('event_name', 'properties', 'properties_object', 'violations') }} as properties,
-    {{ pii_safe_section('event_name', 'traits', 'traits_object', 'violations') }} as traits,
+    -- page and screen calls' name and category: free text
+    case when event_type in ('page', 'screen') then {{ redact_free_text('name_text') }} end as page_name,
+    case when event_type in ('page', 'screen') then {{ redact_free_text('category_text') }} end as page_category,
+    {{ pii_safe_section('event_name', 'properties', 'properties_object', 'plan_violations') }} as properties,
+    {{ pii_safe_section('event_name', 'traits', 'traits_object', 'plan_violations') }} as traits,
     {{ run_timestamp() }} as _loaded_at
 from classified

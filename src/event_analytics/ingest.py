@@ -42,6 +42,11 @@ from event_analytics.landing import (
 from event_analytics.project import ConfigError
 from event_analytics.reader import LINES_SCHEMA, FileCounts, UnreadableFile, read_lines
 
+# The reader's lines, each chunk with its file's modification time: staging's reference time for
+# plausible event times when a message lacks a valid receivedAt (a file holds nothing received
+# after it was written).
+STREAM_SCHEMA = LINES_SCHEMA.append(pa.field("file_modified_at", pa.timestamp("us")))
+
 PLAN_VARIABLE = "EVENT_ANALYTICS_LANDING_PLAN"
 OUTCOMES_SCHEMA = pa.schema(
     [
@@ -176,7 +181,7 @@ class LandingLines:
         self.outcomes: list[dict[str, Any]] = []
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        reader = pa.RecordBatchReader.from_batches(LINES_SCHEMA, self._batches())
+        reader = pa.RecordBatchReader.from_batches(STREAM_SCHEMA, self._batches())
         return reader.__arrow_c_stream__(requested_schema)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
@@ -215,6 +220,7 @@ class LandingLines:
 
     def _read_one(self, file: LandingFile, results: queue.Queue[Any], stop: threading.Event) -> None:
         assert self.plan is not None
+        modified_at = pa.scalar(file.modified_us, pa.timestamp("us"))
         outcome: dict[str, Any] = {
             "source_file": file.path,
             "size_bytes": file.size,
@@ -232,7 +238,7 @@ class LandingLines:
                 if isinstance(item, FileCounts):
                     outcome["lines"], outcome["blank_lines"] = item.lines, item.blank_lines
                 else:
-                    results.put(item)
+                    results.put(item.append_column("file_modified_at", pa.repeat(modified_at, item.num_rows)))
             now = current_stamp(self.plan.root, file.path)
             if now is not None and now != (file.size, file.modified_us):
                 raise UnreadableFile("the file changed while it was read; it is read again next run")
