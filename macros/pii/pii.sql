@@ -100,8 +100,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A JSON value made safe, or null (dropped): wrong types and PII-looking numbers do not pass. -#}
-{% macro pii_safe_json(value, spec) -%}
+{#-
+  A JSON value made safe, or null (dropped): wrong types and PII-looking numbers do not pass. An
+  array with `items` or an object with `properties` is rebuilt by the same rules, recursively:
+  an element that does not pass becomes null (positions are kept); an object keeps only its
+  declared fields. `depth` names the lambdas of nested levels apart.
+-#}
+{% macro pii_safe_json(value, spec, depth=0) -%}
     {%- set json_type = "json_type(" ~ value ~ ")" -%}
     {%- set text = "json_extract_string(" ~ value ~ ", '$')" -%}
     {%- if spec['pii'] and spec['pii_handling'] == 'drop' -%}
@@ -117,6 +122,20 @@
         end
     {%- elif spec['type'] == 'boolean' -%}
         case when {{ json_type }} = 'BOOLEAN' then {{ value }} end
+    {%- elif spec['type'] == 'array' and spec.get('items') is not none -%}
+        {%- set element = 'pii_element_' ~ depth -%}
+        case
+            when {{ json_type }} = 'ARRAY'
+                then cast('[' || array_to_string(list_transform(
+                    json_extract({{ value }}, '$[*]'),
+                    lambda {{ element }}: coalesce(cast(({{ pii_safe_json(element, spec['items'], depth + 1) }}) as varchar), 'null')
+                ), ',') || ']' as json)
+        end
+    {%- elif spec['type'] == 'object' and spec.get('properties') is not none -%}
+        case
+            when {{ json_type }} = 'OBJECT'
+                then {{ pii_safe_object(value, spec['properties'], depth) }}
+        end
     {%- else -%}
         case
             when {{ json_type }} in ('OBJECT', 'ARRAY')
@@ -124,6 +143,50 @@
                 then {{ value }}
         end
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+  A JSON object rebuilt from its declared fields (`fields`: name -> spec), each made safe; a
+  dropped or absent field is left out, a null sent stays null. One json_extract takes the kept
+  fields' values as a list, bound to a lambda's parameter (a list of one, transformed).
+-#}
+{% macro pii_safe_object(value, fields, depth=0) -%}
+    {%- set kept = [] %}
+    {%- for name, spec in fields.items() if not (spec['pii'] and spec['pii_handling'] == 'drop') %}
+        {%- do kept.append((name, spec)) %}
+    {%- endfor %}
+    {%- set found = 'pii_fields_' ~ depth -%}
+    {%- if kept -%}
+        list_transform(
+            [json_extract({{ value }}, [
+                {%- for name, spec in kept %}{{ sql_string('$."' ~ name ~ '"') }}{{ ', ' if not loop.last }}{% endfor -%}
+            ])],
+            lambda {{ found }}: cast('{' || concat_ws(
+                ','
+            {%- for name, spec in kept %}
+                {%- set field = found ~ '[' ~ loop.index ~ ']' %}
+                , {{ sql_string(tojson(name) ~ ':') }} || coalesce(
+                    cast(({{ pii_safe_json(field, spec, depth + 1) }}) as varchar),
+                    case when json_type({{ field }}) = 'NULL' then 'null' end
+                )
+            {%- endfor %}
+            ) || '}' as json)
+        )[1]
+    {%- else -%}
+        '{}'::json
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Whether a field's spec, or one nested in it, is personal data. -#}
+{% macro plan_spec_is_personal(spec) -%}
+    {%- set personal = [spec['pii']] %}
+    {%- if spec.get('items') is not none %}
+        {%- do personal.append(plan_spec_is_personal(spec['items'])) %}
+    {%- endif %}
+    {%- for child in (spec.get('properties') or {}).values() %}
+        {%- do personal.append(plan_spec_is_personal(child)) %}
+    {%- endfor %}
+    {{ return(true in personal) }}
 {%- endmacro %}
 
 {#-
@@ -138,18 +201,24 @@
   json_merge_patch exhausted a 3.5 GB memory limit at 10M events).
 -#}
 {% macro pii_safe_section(event_name_column, section, object_column, violations_column) -%}
-    {%- set events = tracking_plan()['events'] %}
+    {%- set events = plan_events() %}
     {%- set declaring = events | dictsort | selectattr('1.' ~ section) | map(attribute='0') | list %}
     {%- set personal = [] %}
-    {%- for name in declaring if events[name][section].values() | selectattr('pii') | list %}
-        {%- do personal.append(name) %}
+    {%- for name in declaring %}
+        {%- set found = [] %}
+        {%- for spec in events[name][section].values() if plan_spec_is_personal(spec) %}
+            {%- do found.append(spec) %}
+        {%- endfor %}
+        {%- if found %}
+            {%- do personal.append(name) %}
+        {%- endif %}
     {%- endfor %}
     case
         when {{ event_name_column }} is null or {{ event_name_column }} not in ({{ sql_list(declaring) }}) then null
         when {{ object_column }} is null then '{}'::json
         when
             {%- if personal %} {{ event_name_column }} in ({{ sql_list(personal) }}) or{% endif %}
-            not {{ section_passes_as_sent(object_column, section, violations_column) }}
+            not {{ section_passes_as_sent(object_column, section, violations_column, event_name_column) }}
             then case {{ event_name_column }}
             {%- for event_name in declaring %}
                 {%- set event = events[event_name] %}
@@ -180,12 +249,26 @@
 {#-
   True when rebuilding an object would give back the same values: no violation on the line
   (`violations_column`, staging's plan check), only declared keys, each once (as many keys as
-  declared values found), and nothing in its text that a rebuild would change or drop: a PII pattern, '?' or '#' (URL parameters), a backslash (an escape
-  could hide a pattern), a number of 13 or more digits or with an exponent (numbers of 1e12 and
-  more are dropped). Matching text only sends the object to the rebuild, so a false alarm costs
-  time, never correctness.
+  declared values found), and nothing in its text that a rebuild would change or drop: a PII
+  pattern, '?' or '#' (URL parameters), a backslash (an escape could hide a pattern), a number of
+  13 or more digits or with an exponent (numbers of 1e12 and more are dropped). Matching text only
+  sends the object to the rebuild, so a false alarm costs time, never correctness. With
+  `event_name_column`, the objects inside properties with a nested spec must hold only declared
+  keys too, each once (plan_nested_keys_declared).
 -#}
-{% macro section_passes_as_sent(object_column, section, violations_column) -%}
+{% macro section_passes_as_sent(object_column, section, violations_column, event_name_column=none) -%}
+    {%- set nested = [] %}
+    {%- if event_name_column is not none %}
+        {%- for event_name, event in plan_events() | dictsort %}
+            {%- set conditions = [] %}
+            {%- for name, spec in event[section].items() %}
+                {%- do conditions.extend(plan_nested_keys_declared('[' ~ plan_value(event, section, name) ~ ']', spec)) %}
+            {%- endfor %}
+            {%- if conditions %}
+                {%- do nested.append((event_name, conditions)) %}
+            {%- endif %}
+        {%- endfor %}
+    {%- endif %}
     (
         {{ violations_column }} is null
         and not regexp_matches(
@@ -194,5 +277,39 @@
         )
         and len(json_keys({{ object_column }}))
         = len(list_filter({{ plan_values_column(section) }}, lambda value: value is not null))
+        {%- if nested %}
+        and case {{ event_name_column }}
+            {%- for event_name, conditions in nested %}
+            when {{ sql_string(event_name) }} then {{ conditions | join(' and ') }}
+            {%- endfor %}
+            else true
+        end
+        {%- endif %}
     )
+{%- endmacro %}
+
+{#-
+  Conditions (SQL, a list) that every object at or below `values` (a list of JSON values a spec
+  describes) that has declared `properties` holds only those keys, each once: as many keys as
+  declared fields found. Null or wrongly typed values pass here (a violation rebuilds them).
+-#}
+{% macro plan_nested_keys_declared(values, spec) -%}
+    {%- set conditions = [] %}
+    {%- if spec['type'] == 'array' and spec.get('items') is not none %}
+        {%- do conditions.extend(plan_nested_keys_declared(plan_nested_elements(values), spec['items'])) %}
+    {%- elif spec['type'] == 'object' and spec.get('properties') is not none %}
+        {%- set paths = [] %}
+        {%- for name in spec['properties'] %}
+            {%- do paths.append('$."' ~ name ~ '"') %}
+        {%- endfor %}
+        {%- set found = "list_count(json_extract(nested_value, [" ~ sql_list(paths) ~ "]))" if paths else "0" %}
+        {%- do conditions.append(
+            "coalesce(list_bool_and(list_transform(list_filter(" ~ values ~ ", lambda nested_value: json_type(nested_value) = 'OBJECT'), "
+            ~ "lambda nested_value: len(json_keys(nested_value)) = " ~ found ~ ")), true)"
+        ) %}
+        {%- for name, child in spec['properties'].items() %}
+            {%- do conditions.extend(plan_nested_keys_declared(plan_nested_field(values, name), child)) %}
+        {%- endfor %}
+    {%- endif %}
+    {{ return(conditions) }}
 {%- endmacro %}

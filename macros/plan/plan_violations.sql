@@ -2,19 +2,36 @@
   The ways an event breaks the tracking plan, as text naming each property: 'unplanned_event', or
   '<section>.<name>: missing' / ': expected <type>' / ': not in enum', joined with '; ', else null.
   Values never appear in the text: it reaches fct_events in flag mode, and a bad value may be PII.
+  Inside an `array` with `items` or an `object` with `properties` the same checks name the nested
+  path, `properties.products[].price: expected number`, once per path however many elements break
+  it (of several problems at one path the first of missing, expected type, not in enum).
 -#}
 {% macro plan_violations(event_name_column) -%}
     case {{ event_name_column }}
-    {%- for event_name, event in tracking_plan()['events'].items() %}
+    {%- for event_name, event in plan_events().items() %}
+        {%- if not (event['properties'] or event['traits']) %}
+        when {{ sql_string(event_name) }} then null
+        {%- else %}
         when {{ sql_string(event_name) }} then nullif(concat_ws(
             '; '
             {%- for section in ['properties', 'traits'] %}
                 {%- for name, spec in event[section].items() %}
                     {%- set value = plan_value(event, section, name) %}
             , {{ plan_property_violation(section ~ '.' ~ name, value, spec) }}
+                    {%- set nested = plan_nested_violations(section ~ '.' ~ name, '[' ~ value ~ ']', spec) %}
+                    {%- if nested %}
+            {#- The nested checks run only where the value has the declared shape to look into. #}
+            , case when json_type({{ value }}) = {{ sql_string(spec['type'] | upper) }} then nullif(concat_ws(
+                '; '
+                        {%- for check in nested %}
+                , {{ check }}
+                        {%- endfor %}
+            ), '') end
+                    {%- endif %}
                 {%- endfor %}
             {%- endfor %}
         ), '')
+        {%- endif %}
     {%- endfor %}
         else 'unplanned_event'
     end
@@ -35,4 +52,43 @@
             then {{ sql_string(label ~ ': not in enum') }}
         {%- endif %}
     end
+{%- endmacro %}
+
+{#-
+  The checks below a property with a nested spec, as a list of SQL expressions (each a label or
+  null), depth first in the plan's order. `values` is SQL for the list of JSON values found at
+  `label` (SQL null where an object lacks the key); `spec` describes them. Elements of an array
+  and fields of objects are gathered into one list per nested path, so each path is one label.
+-#}
+{% macro plan_nested_violations(label, values, spec) -%}
+    {%- set checks = [] %}
+    {%- if spec['type'] == 'array' and spec.get('items') is not none %}
+        {%- set elements = plan_nested_elements(values) %}
+        {%- do checks.append(plan_values_violation(label ~ '[]', elements, spec['items'])) %}
+        {%- do checks.extend(plan_nested_violations(label ~ '[]', elements, spec['items'])) %}
+    {%- elif spec['type'] == 'object' and spec.get('properties') is not none %}
+        {%- for name, child in spec['properties'].items() %}
+            {%- set fields = plan_nested_field(values, name) %}
+            {%- do checks.append(plan_values_violation(label ~ '.' ~ name, fields, child)) %}
+            {%- do checks.extend(plan_nested_violations(label ~ '.' ~ name, fields, child)) %}
+        {%- endfor %}
+    {%- endif %}
+    {{ return(checks) }}
+{%- endmacro %}
+
+{#- One label for a list of values at a nested path: the most telling problem any of them has. -#}
+{% macro plan_values_violation(label, values, spec) -%}
+    {%- set problem -%}
+        list_min(list_transform({{ values }}, lambda nested_value: case
+            when nested_value is null or json_type(nested_value) = 'NULL' then {{ '1' if spec['required'] else 'null' }}
+            when json_type(nested_value) not in ({{ sql_list(plan_json_types(spec['type'])) }}) then 2
+            {%- if spec['type'] == 'timestamp' %}
+            when {{ parse_iso8601_utc("json_extract_string(nested_value, '$')") }} is null then 2
+            {%- endif %}
+            {%- if spec['enum'] is not none %}
+            when json_extract_string(nested_value, '$') not in ({{ sql_list(spec['enum']) }}) then 3
+            {%- endif %}
+        end))
+    {%- endset %}
+    {{ return("[" ~ sql_list([label ~ ': missing', label ~ ': expected ' ~ spec['type'], label ~ ': not in enum']) ~ "][" ~ problem ~ "]") }}
 {%- endmacro %}

@@ -2,7 +2,7 @@
     (e.g. Segment's "Order Completed") maps to that event; any other name is kept as sent. -#}
 {% macro canonical_event_name(sent_name) -%}
     {%- set mapped = [] %}
-    {%- for event_name, event in tracking_plan()['events'] | dictsort %}
+    {%- for event_name, event in plan_events() | dictsort %}
         {%- for source_name in event.get('source_names') or [] %}
             {%- do mapped.append((source_name, event_name)) %}
         {%- endfor %}

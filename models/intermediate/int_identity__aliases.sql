@@ -39,39 +39,39 @@ links as (
     group by previous_id
 ),
 
--- Each previousId's walk along the links; a step onto a key already on the path ends it.
+-- Each previousId's walk along the links; a step onto a key already walked ends it.
 walks as (
     select
         previous_id as alias_key,
         user_id as reached_id,
-        [previous_id] as path
+        [previous_id] as walked_keys
     from links
     union all
     select
         walks.alias_key,
         links.user_id as reached_id,
-        list_append(walks.path, walks.reached_id) as path
+        list_append(walks.walked_keys, walks.reached_id) as walked_keys
     from walks
     inner join links on walks.reached_id = links.previous_id
-    where not list_contains(walks.path, walks.reached_id)
+    where not list_contains(walks.walked_keys, walks.reached_id)
 ),
 
 walk_ends as (
     select
         alias_key,
-        arg_max(reached_id, len(path)) as reached_id,
-        arg_max(path, len(path)) as path
+        arg_max(reached_id, len(walked_keys)) as reached_id,
+        arg_max(walked_keys, len(walked_keys)) as walked_keys
     from walks
     group by alias_key
 ),
 
--- The members of the cycle a walk ended in: the path from the reached key's first visit on.
+-- The members of the cycle a walk ended in: the keys walked from the reached key's first visit on.
 cycle_members as (
     select
         alias_key,
-        unnest(path[list_position(path, reached_id):]) as member_id
+        unnest(walked_keys[list_position(walked_keys, reached_id):]) as member_id
     from walk_ends
-    where list_contains(path, reached_id)
+    where list_contains(walked_keys, reached_id)
 ),
 
 cycle_ends as (

@@ -80,12 +80,12 @@ select
     discarded_copies.source_file,
     discarded_copies.line_number,
     discarded_copies.received_at,
+    discarded_copies.batch_index,
     -- a batch member's own JSON, as staging quarantines one
     case
         when discarded_copies.batch_index is null then wanted_lines.raw_line
         else cast(json_extract(wanted_lines.raw_line, '$.batch[' || discarded_copies.batch_index || ']') as varchar)
-    end as raw_line,
-    discarded_copies.batch_index
+    end as raw_line
 from discarded_copies
 left join wanted_lines
     on

@@ -43,8 +43,11 @@ non_blank_lines as (
 envelopes as (
     select
         *,
-        is_json_object and contains(raw_line, '"batch"') and json_type(raw_line, '$.batch') = 'ARRAY'
-            as is_batch
+        -- a CASE, as an AND would parse lines that are not JSON too
+        case
+            when is_json_object and contains(raw_line, '"batch"') then json_type(raw_line, '$.batch') = 'ARRAY'
+            else false
+        end as is_batch
     from non_blank_lines
 ),
 
@@ -60,7 +63,7 @@ message_lists as (
         line_bytes,
         file_modified_at,
         is_json_object,
-        is_batch and json_array_length(raw_line, '$.batch') = 0 as is_empty_batch,
+        case when is_batch then json_array_length(raw_line, '$.batch') = 0 else false end as is_empty_batch,
         case when is_batch then cast(json_array_length(raw_line, '$.batch') as integer) end as batch_size,
         case
             when is_batch and json_array_length(raw_line, '$.batch') > 0
@@ -114,7 +117,7 @@ message_objects as (
         end as is_json_object,
         case
             when batch_index is not null and json_type(raw_line) = 'OBJECT'
-                then cast(json_merge_patch(envelope_fields::json, raw_line::json) as varchar)
+                then cast(json_merge_patch(cast(envelope_fields as json), cast(raw_line as json)) as varchar)
             else raw_line
         end as message_text
     from messages
@@ -206,14 +209,14 @@ field_texts as (
         json_fields[25] as group_id_text,
         json_fields[26] as previous_id_text,
         -- objects only: a scalar or array where an object belongs counts as absent
-        case when left(json_fields[19], 1) = '{' then json_fields[19]::json end as properties_object,
+        case when left(json_fields[19], 1) = '{' then cast(json_fields[19] as json) end as properties_object,
         case
-            when left(json_fields[20], 1) = '{' and json_fields[20] != '{}' then json_fields[20]::json
+            when left(json_fields[20], 1) = '{' and json_fields[20] != '{}' then cast(json_fields[20] as json)
             -- identify traits under context.traits (RudderStack's shape) when `traits` is absent or empty
             when
                 lower(trim(json_fields[2])) = 'identify' and left(json_fields[27], 1) = '{'
-                then json_fields[27]::json
-            when left(json_fields[20], 1) = '{' then json_fields[20]::json
+                then cast(json_fields[27] as json)
+            when left(json_fields[20], 1) = '{' then cast(json_fields[20] as json)
         end as traits_object
     from extracted
 ),
@@ -306,36 +309,28 @@ event_times as (
 plausibility as (
     select
         *,
+        case when trusted_received_at is null then 'its file was written' else 'receivedAt' end as reference_name,
         case
             when event_time < {{ dbt.dateadd('day', -1 * var('max_event_age_days'), 'reference_time') }}
                 then 'timestamp: more than {{ var("max_event_age_days") }} days before '
-                || case when trusted_received_at is null then 'its file was written' else 'receivedAt' end
             when event_time > {{ dbt.dateadd('minute', var('max_future_minutes'), 'reference_time') }}
                 then 'timestamp: more than {{ var("max_future_minutes") }} minutes after '
-                || case when trusted_received_at is null then 'its file was written' else 'receivedAt' end
-        end as implausible_time
+        end as implausible_prefix
     from event_times
 ),
 
 timed as (
     select
         *,
+        implausible_prefix || reference_name as implausible_time,
         -- an implausible time is replaced by the reference (flag mode keeps such events)
-        case when implausible_time is null then event_time else reference_time end as occurred_at,
-        concat_ws(
-            '; ',
-            implausible_time,
-            case
-                when trusted_received_at is null and event_time is not null
-                    then 'receivedAt: '
-                    || case
-                        when not has_received_at then 'missing'
-                        when received_at_sent is null then 'invalid'
-                        else 'implausible'
-                    end
-                    || ', event time used'
-            end
-        ) as time_violations
+        case when implausible_prefix is null then event_time else reference_time end as occurred_at,
+        case
+            when trusted_received_at is not null or event_time is null then null
+            when not has_received_at then 'missing'
+            when received_at_sent is null then 'invalid'
+            else 'implausible'
+        end as received_at_problem
     from plausibility
 ),
 
@@ -377,7 +372,12 @@ classified as (
                 when plan_violations is not null then 'schema_violation'
             {%- endif %}
         end as reject_reason,
-        nullif(concat_ws('; ', plan_violations, nullif(time_violations, '')), '') as violations
+        nullif(concat_ws(
+            '; ',
+            plan_violations,
+            implausible_time,
+            'receivedAt: ' || received_at_problem || ', event time used'
+        ), '') as violations
     from checked
 )
 

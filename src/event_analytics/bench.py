@@ -374,8 +374,8 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
     return {
         "events": events,
         "days": days,
-        "lines_read_full_build": counts.lines_read,
-        "events_per_second_full_build": round(counts.lines_read / full.wall_seconds),
+        "messages_read_full_build": counts.messages_read,
+        "events_per_second_full_build": round(counts.messages_read / full.wall_seconds),
         "baseline": {
             **asdict(baseline),
             "memory_limit": baseline_memory_limit(events),

@@ -49,18 +49,8 @@ def rows_of(plan: dict[str, Any], counts: dict[str, Counts]) -> list[dict[str, A
         fields = []
         for section in PROPERTY_SECTIONS:
             for prop, spec in compiled["events"][name][section].items():
-                handling = spec["pii_handling"] if spec["pii"] else ("redacted" if is_free_text(spec) else "")
-                fields.append(
-                    {
-                        "name": f"{section}.{prop}",
-                        "type": spec["type"] + (f" ({spec['format']})" if spec["format"] else ""),
-                        "required": "yes" if spec["required"] else "",
-                        "enum": ", ".join(spec["enum"] or []),
-                        "pii": "yes" if spec["pii"] else "",
-                        "handling": handling,
-                        "description": str((event.get(section) or {}).get(prop, {}).get("description") or ""),
-                    }
-                )
+                raw = (event.get(section) or {}).get(prop)
+                fields += field_rows(f"{section}.{prop}", spec, raw if isinstance(raw, dict) else {})
         count = counts.get(name, Counts(0, 0))
         rows.append(
             {
@@ -68,11 +58,37 @@ def rows_of(plan: dict[str, Any], counts: dict[str, Counts]) -> list[dict[str, A
                 "description": str(event.get("description") or ""),
                 "owner": str(event.get("owner") or ""),
                 "version": str(event.get("version") or ""),
+                "source_names": compiled["events"][name]["source_names"],
                 "volume": count.volume,
                 "violations": count.violations,
                 "fields": fields,
             }
         )
+    return rows
+
+
+def field_rows(label: str, spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, str]]:
+    """A field's row, then its nested fields' (`products[].price`), as staging checks them."""
+    handling = spec["pii_handling"] if spec["pii"] else ("redacted" if is_free_text(spec) else "")
+    rows = [
+        {
+            "name": label,
+            "type": spec["type"] + (f" ({spec['format']})" if spec["format"] else ""),
+            "required": "yes" if spec["required"] else "",
+            "enum": ", ".join(str(value) for value in spec["enum"] or []),
+            "pii": "yes" if spec["pii"] else "",
+            "handling": handling,
+            "description": str(raw.get("description") or ""),
+        }
+    ]
+    if spec["pii"] and spec["pii_handling"] == "drop":
+        return rows
+    if spec["items"] is not None:
+        items = raw.get("items")
+        rows += field_rows(f"{label}[]", spec["items"], items if isinstance(items, dict) else {})
+    for name, child in (spec["properties"] or {}).items():
+        raw_child = (raw.get("properties") or {}).get(name)
+        rows += field_rows(f"{label}.{name}", child, raw_child if isinstance(raw_child, dict) else {})
     return rows
 
 
@@ -103,6 +119,8 @@ def render_markdown(plan: dict[str, Any], counts: dict[str, Counts], counted: bo
         lines += ["", f"## {r['name']}", "", cell(r["description"]), ""]
         kept = f"{r['volume']:,} events kept · {r['violations']:,} violations"
         lines += [f"Owner: {r['owner']} · version {r['version']} · {kept}", ""]
+        if r["source_names"]:
+            lines += ["Sent as: " + ", ".join(f"`{cell(n)}`" for n in r["source_names"]), ""]
         if r["fields"]:
             lines += ["| " + " | ".join(FIELD_COLUMNS) + " |", "|" + "---|" * len(FIELD_COLUMNS)]
             lines += ["| " + " | ".join(cell(f[c]) for c in FIELD_COLUMNS) + " |" for f in r["fields"]]
@@ -146,6 +164,10 @@ def render_html(plan: dict[str, Any], counts: dict[str, Counts], counted: bool) 
             f"<p>Owner: {html.escape(r['owner'])} · version {html.escape(r['version'])} · "
             f"{r['volume']:,} events kept · {r['violations']:,} violations</p>"
         )
+        if r["source_names"]:
+            parts.append(
+                "<p>Sent as: " + ", ".join(f"<code>{html.escape(n)}</code>" for n in r["source_names"]) + "</p>"
+            )
         parts.append(
             table(FIELD_COLUMNS, [tuple(f[c] for c in FIELD_COLUMNS) for f in r["fields"]])
             if r["fields"]

@@ -274,7 +274,7 @@ def print_summary(warehouse: Path, result: RunResult | None) -> None:
     table = Table(title=f"event-analytics run: {warehouse}")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for name in ("lines_read", "events", "sessions", "users", "quarantined", "duplicates"):
+    for name in ("messages_read", "events", "sessions", "users", "quarantined", "duplicates"):
         table.add_row(name.replace("_", " "), f"{getattr(counts, name):,}")
     if result is not None:
         for stage, seconds in result.stage_seconds().items():

@@ -1,9 +1,16 @@
 """The tracking plan (tracking_plan.yml): loading it, linting it, and compiling it for dbt.
 
 `lint` lists every problem at once, so one `event-analytics plan check` run tells an owner all they
-must fix: names that are not snake_case object_action, near-duplicate names, properties whose names
-suggest PII without `pii: true`, missing descriptions or owners, versions that are not SchemaVer,
-and, against an earlier version of the file, breaking changes without a MODEL bump.
+must fix: names that are not snake_case object_action, near-duplicate names, source names (the names
+senders use, e.g. Segment's "Order Completed") claimed by two events or equal to another event's
+name, properties whose names suggest PII without `pii: true` (nested ones too, named by their path:
+`order_completed.properties.products[].name`), missing descriptions or owners, versions that are
+not SchemaVer, and, against an earlier version of the file, breaking changes without a MODEL bump.
+
+A property of type `array` may declare `items` (a property spec for every element) and one of type
+`object` may declare `properties` (name -> property spec), nested to any depth; staging then
+validates and applies the PII rules inside. Without them an array or object is checked only for
+its JSON type.
 
 dbt reads the plan through one generated macro (macros/tracking_plan.sql, `plan compile`); `plan
 check` fails when that file differs from what the plan compiles to, so it is never edited by hand.
@@ -30,6 +37,18 @@ FORMATS = ("url",)
 # Words shortened or spelled differently in colliding names (btn_click vs button_clicked).
 ABBREVIATIONS = {"btn": "button", "usr": "user", "prod": "product", "qty": "quantity", "img": "image"}
 PROPERTY_SECTIONS = ("properties", "traits")
+SPEC_KEYS = (
+    "type",
+    "required",
+    "enum",
+    "pii",
+    "pii_handling",
+    "pii_note",
+    "format",
+    "description",
+    "items",
+    "properties",
+)
 
 
 def plan_path() -> Path:
@@ -109,9 +128,14 @@ def pii_settings(plan: dict[str, Any]) -> dict[str, Any]:
 def properties_of(event: dict[str, Any]) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for section in PROPERTY_SECTIONS:
-        for name, spec in (event.get(section) or {}).items():
-            merged[f"{section}.{name}"] = spec if isinstance(spec, dict) else {}
+        for name, spec in section_of(event, section).items():
+            merged[f"{section}.{name}"] = spec_of(spec)
     return merged
+
+
+def source_names_of(event: Any) -> list[Any]:
+    names = event.get("source_names") if isinstance(event, dict) else None
+    return names if isinstance(names, list) else []
 
 
 def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[Problem]:
@@ -119,6 +143,7 @@ def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[P
     hints = pii_settings(plan)["name_hints"]
     events: dict[str, Any] = plan["events"]
     seen: dict[str, str] = {}
+    claimed: dict[str, str] = {}
     for name, event in events.items():
         event = event if isinstance(event, dict) else {}
         if not EVENT_NAME.match(name):
@@ -127,11 +152,16 @@ def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[P
         if key in seen:
             problems.append(Problem(name, f"near-duplicate of {seen[key]}"))
         seen.setdefault(key, name)
+        problems.extend(lint_source_names(name, event, events, claimed))
         for field in ("description", "owner"):
             if not str(event.get(field) or "").strip():
                 problems.append(Problem(name, f"missing {field}"))
         if not SCHEMAVER.match(str(event.get("version", ""))):
             problems.append(Problem(name, f"version {event.get('version')!r} is not SchemaVer MODEL-REVISION-ADDITION"))
+        for section in PROPERTY_SECTIONS:
+            fields = event.get(section)
+            if fields is not None and not isinstance(fields, dict):
+                problems.append(Problem(f"{name}.{section}", "must be a mapping of name -> property spec"))
         for prop, spec in properties_of(event).items():
             problems.extend(lint_property(f"{name}.{prop}", prop.split(".", 1)[1], spec, hints))
     for field, spec in (plan.get("context") or {}).items():
@@ -158,7 +188,30 @@ def lint_pii_settings(plan: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def lint_source_names(
+    name: str, event: dict[str, Any], events: dict[str, Any], claimed: dict[str, str]
+) -> list[Problem]:
+    """An event's source names: non-empty strings, each mapping to one event only (a sent name that
+    is another event's canonical name would be ambiguous). They need not be snake_case."""
+    names = event.get("source_names")
+    if names is None:
+        return []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        return [Problem(name, "source_names must be a list of non-empty strings")]
+    problems = []
+    for source_name in names:
+        if source_name in events and source_name != name:
+            problems.append(Problem(name, f"source name {source_name!r} is the name of event {source_name}"))
+        elif source_name in claimed:
+            owner = claimed[source_name]
+            where = "listed twice" if owner == name else f"also claimed by {owner}"
+            problems.append(Problem(name, f"source name {source_name!r} {where}"))
+        claimed.setdefault(source_name, name)
+    return problems
+
+
 def lint_property(where: str, name: str, spec: dict[str, Any], hints: list[str]) -> list[Problem]:
+    """A property spec and, recursively, the specs nested in it (`items`, `properties`)."""
     problems = []
     if spec.get("type") not in TYPES:
         problems.append(Problem(where, f"type {spec.get('type')!r} is not one of {', '.join(sorted(TYPES))}"))
@@ -171,6 +224,33 @@ def lint_property(where: str, name: str, spec: dict[str, Any], hints: list[str])
         problems.append(Problem(where, f"format must be one of {', '.join(FORMATS)}"))
     if spec.get("enum") is not None and not isinstance(spec.get("enum"), list):
         problems.append(Problem(where, "enum must be a list"))
+    # Usually an unquoted value with a comma in a {...} mapping, which YAML splits into a new key.
+    problems.extend(Problem(where, f"unknown key {key!r}") for key in spec if key not in SPEC_KEYS)
+    problems.extend(lint_nested(where, spec, hints))
+    return problems
+
+
+def lint_nested(where: str, spec: dict[str, Any], hints: list[str]) -> list[Problem]:
+    problems = []
+    if "items" in spec:
+        items = spec["items"]
+        if spec.get("type") != "array":
+            problems.append(Problem(where, "items is only for type array"))
+        elif not isinstance(items, dict):
+            problems.append(Problem(where, "items must be a property spec (a mapping)"))
+        else:
+            # An element has no name of its own: the array's name was checked already.
+            problems.extend(lint_property(f"{where}[]", "", items, hints))
+    if "properties" in spec:
+        fields = spec["properties"]
+        if spec.get("type") != "object":
+            problems.append(Problem(where, "properties is only for type object"))
+        elif not isinstance(fields, dict):
+            problems.append(Problem(where, "properties must be a mapping of name -> property spec"))
+        else:
+            for field, child in fields.items():
+                child = child if isinstance(child, dict) else {}
+                problems.extend(lint_property(f"{where}.{field}", str(field), child, hints))
     return problems
 
 
@@ -180,7 +260,9 @@ def model_of(version: Any) -> int | None:
 
 
 def breaking_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[Problem]:
-    """Removed or retyped properties, and new required ones, in events whose MODEL did not go up."""
+    """Removed or retyped properties, new required ones and newly declared nested specs (values
+    that passed whole are then checked and trimmed), nested ones too, in events whose MODEL did not
+    go up. A nested spec taken away loosens the check: not breaking."""
     problems = []
     for name, event in current["events"].items():
         before = previous["events"].get(name)
@@ -189,23 +271,56 @@ def breaking_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[
         old_model, new_model = model_of(before.get("version")), model_of(event.get("version"))
         if old_model is not None and new_model is not None and new_model > old_model:
             continue
-        old_props, new_props = properties_of(before), properties_of(event)
-        changes = [f"{prop} removed" for prop in old_props if prop not in new_props]
-        changes += [
-            f"{prop} retyped {old_props[prop].get('type')} -> {spec.get('type')}"
-            for prop, spec in new_props.items()
-            if prop in old_props and old_props[prop].get("type") != spec.get("type")
-        ]
-        changes += [
-            f"{prop} is newly required"
-            for prop, spec in new_props.items()
-            if spec.get("required") and not (prop in old_props and old_props[prop].get("required"))
-        ]
+        changes = []
+        for section in PROPERTY_SECTIONS:
+            changes += field_changes(section, section_of(before, section), section_of(event, section))
         problems.extend(Problem(name, f"breaking change without a MODEL bump: {change}") for change in changes)
     return problems
 
 
+def section_of(event: dict[str, Any], section: str) -> dict[str, Any]:
+    fields = event.get(section)
+    return fields if isinstance(fields, dict) else {}
+
+
+def spec_of(spec: Any) -> dict[str, Any]:
+    return spec if isinstance(spec, dict) else {}
+
+
+def field_changes(where: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Breaking changes between two mappings of name -> spec (a section, or an object's properties)."""
+    changes = [f"{where}.{field} removed" for field in old if field not in new]
+    for field, spec in new.items():
+        spec = spec_of(spec)
+        if spec.get("required") and not (field in old and spec_of(old[field]).get("required")):
+            changes.append(f"{where}.{field} is newly required")
+        if field in old:
+            changes += spec_changes(f"{where}.{field}", spec_of(old[field]), spec)
+    return changes
+
+
+def spec_changes(where: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    if old.get("type") != new.get("type"):
+        return [f"{where} retyped {old.get('type')} -> {new.get('type')}"]
+    if new.get("type") == "array" and isinstance(new.get("items"), dict):
+        if not isinstance(old.get("items"), dict):
+            return [f"{where} items newly declared"]
+        old_items, new_items = old["items"], new["items"]
+        changes = spec_changes(f"{where}[]", old_items, new_items)
+        if new_items.get("required") and not old_items.get("required"):
+            changes.append(f"{where}[] is newly required")
+        return changes
+    if new.get("type") == "object" and isinstance(new.get("properties"), dict):
+        if not isinstance(old.get("properties"), dict):
+            return [f"{where} properties newly declared"]
+        return field_changes(where, old["properties"], new["properties"])
+    return []
+
+
 def compiled_property(spec: dict[str, Any]) -> dict[str, Any]:
+    """What staging needs of a property; `items` / `properties` (compiled likewise) are null unless
+    an array or object declares them."""
+    items, fields = spec.get("items"), spec.get("properties")
     return {
         "type": spec.get("type"),
         "required": bool(spec.get("required", False)),
@@ -213,6 +328,12 @@ def compiled_property(spec: dict[str, Any]) -> dict[str, Any]:
         "pii": spec.get("pii") is True,
         "pii_handling": spec.get("pii_handling", "drop"),
         "format": spec.get("format"),
+        "items": compiled_property(items) if spec.get("type") == "array" and isinstance(items, dict) else None,
+        "properties": (
+            {name: compiled_property(spec_of(child)) for name, child in fields.items()}
+            if spec.get("type") == "object" and isinstance(fields, dict)
+            else None
+        ),
     }
 
 
@@ -223,12 +344,14 @@ def compile_plan(plan: dict[str, Any]) -> dict[str, Any]:
         event = plan["events"][name] or {}
         events[name] = {
             "version": str(event.get("version")),
+            # The names senders use for the event; staging maps them to it (canonical_event_name).
+            "source_names": [str(source_name) for source_name in source_names_of(event)],
             **{
-                section: {prop: compiled_property(spec or {}) for prop, spec in (event.get(section) or {}).items()}
+                section: {prop: compiled_property(spec_of(spec)) for prop, spec in section_of(event, section).items()}
                 for section in PROPERTY_SECTIONS
             },
         }
-    context = {field: compiled_property(spec or {}) for field, spec in (plan.get("context") or {}).items()}
+    context = {field: compiled_property(spec_of(spec)) for field, spec in (plan.get("context") or {}).items()}
     pii = pii_settings(plan)
     # One alternation of every pattern: SQL tests it before redacting, GX suites scan for it.
     pii["redact_any"] = "(" + ")|(".join(str(pattern) for pattern in pii["redact"].values()) + ")"

@@ -10,7 +10,8 @@ import duckdb
 
 @dataclass(frozen=True)
 class WarehouseCounts:
-    lines_read: int
+    # staging's rows: a line's message, or each member of a batch line
+    messages_read: int
     events: int
     sessions: int
     users: int

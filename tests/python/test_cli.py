@@ -44,7 +44,7 @@ def test_run_prints_summary_and_exits_0(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "validation passed" in result.stderr
     summary = summary_of(result.stdout)
-    assert summary["lines read"] == "4"
+    assert summary["messages read"] == "4"
     assert summary["events"] == "2"
     assert summary["sessions"] == "2"  # 40 minutes apart
     assert summary["users"] == "1"

@@ -134,13 +134,13 @@ def test_plan_docs_counts_events_and_violations_from_the_warehouse(tmp_path: Pat
     result = runner.invoke(app, ["plan", "docs", "--warehouse", str(warehouse), "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert "| [product_added](#product_added) | commerce-team | 1-0-0 | 2 | 1 |" in text
+    assert "| [product_added](#product_added) | commerce-team | 1-0-1 | 2 | 1 |" in text
     assert "| [page_viewed](#page_viewed) | web-team | 1-0-0 | 1 | 0 |" in text
-    assert "| [order_completed](#order_completed) | commerce-team | 1-0-0 | 0 | 0 |" in text
+    assert "| [order_completed](#order_completed) | commerce-team | 1-0-1 | 0 | 0 |" in text
     assert "| properties.search_term | string | yes |  |  | redacted | Free text typed by the user. |" in text
     assert "| traits.email | string |  |  | yes | hash |" in text
     assert text.endswith("| coupon_sprayed | 1 | 2 |\n")
 
     page = tmp_path / "plan.html"
     assert runner.invoke(app, ["plan", "docs", "--warehouse", str(warehouse), "--out", str(page)]).exit_code == 0
-    assert "<td>product_added</td><td>commerce-team</td><td>1-0-0</td><td>2</td><td>1</td>" in page.read_text()
+    assert "<td>product_added</td><td>commerce-team</td><td>1-0-1</td><td>2</td><td>1</td>" in page.read_text()

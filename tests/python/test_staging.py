@@ -33,8 +33,9 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
             message("ts-epoch", "epoch", anonymous_id="a1"),
             message("ts-impossible", "2026-02-30T10:00:00Z", anonymous_id="a1"),
             message("ts-date-only", "2026-10-01", anonymous_id="a1"),
+            # an invalid receivedAt no longer rejects: the event time stands in, noted in violations
             message("received-bad", T, received_at="yesterday", anonymous_id="a1"),
-            message("group-call", T, type="group", anonymous_id="a1"),
+            message("group-call-without-group-id", T, type="group", anonymous_id="a1"),
             message("no-type", T, type="", anonymous_id="a1"),
             message("track-no-event", T, event=None, anonymous_id="a1"),
             message(
@@ -85,8 +86,7 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
         (f, 11): "invalid_timestamp",
         (f, 12): "invalid_timestamp",
         (f, 13): "invalid_timestamp",
-        (f, 14): "invalid_timestamp",
-        (f, 15): "unsupported_type",
+        (f, 15): "missing_group_id",
         (f, 16): "unsupported_type",
         (f, 17): "missing_event_name",
     }
@@ -109,6 +109,7 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
         "screen-1": ("screen", "screen_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, "{}"),
         "identify-1": ("identify", "user_identified", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, None),
         "extra-fields": ("track", "product_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, viewed),
+        "received-bad": ("track", "product_viewed", dt.datetime(2026, 10, 1, 10, 0), "u1", None, f, viewed),
         "42": (
             "track",
             "order_completed",
@@ -119,6 +120,9 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
             '{"order_id":"o-1","revenue":10}',
         ),
     }
+    assert query(
+        warehouse, "select received_at, violations from marts.fct_events where event_id = 'received-bad'"
+    ) == [(dt.datetime(2026, 10, 1, 10, 0), "receivedAt: invalid, event time used")]
     # 21 lines in the first file, 2 of them blank; 1 in the second.
     assert query(warehouse, "select count(*) from staging.stg_segment__events") == [(20,)]
     sessions = query(
@@ -126,9 +130,9 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
         "select landing_page_path, referrer, utm_source, utm_medium, utm_campaign, event_count "
         "from marts.fct_sessions where anonymous_id = 'a1'",
     )
-    # page-1 (10:00 UTC) and the three other a1 events at 10:00 form one session; page-1 sorts
+    # page-1 (10:00 UTC) and the four other a1 events at 10:00 form one session; page-1 sorts
     # first among equal timestamps only by event_id, so the landing page is that of 'extra-fields'.
-    assert sessions == [(None, None, None, None, None, 4)]
+    assert sessions == [(None, None, None, None, None, 5)]
 
 
 def test_traits_reach_fct_events_hashed_or_dropped_as_the_plan_says(workdir: Path) -> None:
