@@ -159,11 +159,23 @@ def test_all_six_spec_calls_are_kept_with_their_fields(workdir: Path) -> None:
 
 BATCH_MEMBERS: list[Any] = [
     # inherits the envelope's context, sentAt and receivedAt
-    {"type": "track", "event": "product_viewed", "messageId": "b0", "anonymousId": "a1", "timestamp": T,
-     "properties": {"product_id": "p-1"}},
+    {
+        "type": "track",
+        "event": "product_viewed",
+        "messageId": "b0",
+        "anonymousId": "a1",
+        "timestamp": T,
+        "properties": {"product_id": "p-1"},
+    },
     # keeps its own receivedAt and context
-    {"type": "page", "messageId": "b1", "anonymousId": "a1", "timestamp": "2026-10-01T10:01:00Z",
-     "receivedAt": "2026-10-01T10:05:00Z", "context": {"locale": "fr-FR"}},
+    {
+        "type": "page",
+        "messageId": "b1",
+        "anonymousId": "a1",
+        "timestamp": "2026-10-01T10:01:00Z",
+        "receivedAt": "2026-10-01T10:05:00Z",
+        "context": {"locale": "fr-FR"},
+    },
     "not an object",
     {"type": "track", "event": "product_viewed", "anonymousId": "a1", "timestamp": T},
 ]
@@ -195,21 +207,52 @@ def test_batch_envelopes_are_unpacked_member_by_member(workdir: Path) -> None:
         "from staging.stg_segment__events order by line_number, batch_index",
     )
     assert staged == [
-        ("b0", 1, 0, 4, dt.datetime(2026, 10, 1, 10, 0, 31), dt.datetime(2026, 10, 1, 10, 0, 30), "203.0.113.0",
-         "de-DE", None),
-        ("b1", 1, 1, 4, dt.datetime(2026, 10, 1, 10, 5), dt.datetime(2026, 10, 1, 10, 0, 30), "203.0.113.0",
-         "fr-FR", None),
+        (
+            "b0",
+            1,
+            0,
+            4,
+            dt.datetime(2026, 10, 1, 10, 0, 31),
+            dt.datetime(2026, 10, 1, 10, 0, 30),
+            "203.0.113.0",
+            "de-DE",
+            None,
+        ),
+        (
+            "b1",
+            1,
+            1,
+            4,
+            dt.datetime(2026, 10, 1, 10, 5),
+            dt.datetime(2026, 10, 1, 10, 0, 30),
+            "203.0.113.0",
+            "fr-FR",
+            None,
+        ),
         (None, 1, 2, 4, None, None, None, None, "invalid_json"),
         # a rejected member still inherited its envelope's fields
-        (None, 1, 3, 4, dt.datetime(2026, 10, 1, 10, 0, 31), dt.datetime(2026, 10, 1, 10, 0, 30), "203.0.113.0",
-         "de-DE", "missing_message_id"),
+        (
+            None,
+            1,
+            3,
+            4,
+            dt.datetime(2026, 10, 1, 10, 0, 31),
+            dt.datetime(2026, 10, 1, 10, 0, 30),
+            "203.0.113.0",
+            "de-DE",
+            "missing_message_id",
+        ),
         (None, 2, None, 0, None, None, None, None, "empty_batch"),
         ("b0", 3, None, None, dt.datetime(2026, 10, 1, 10, 0, 10), None, None, None, None),
     ]
     rejected = query(
         warehouse, "select line_number, batch_index, reason, raw_line from quarantine.rejected_events order by 1, 2"
     )
-    assert [row[:3] for row in rejected] == [(1, 2, "invalid_json"), (1, 3, "missing_message_id"), (2, None, "empty_batch")]
+    assert [row[:3] for row in rejected] == [
+        (1, 2, "invalid_json"),
+        (1, 3, "missing_message_id"),
+        (2, None, "empty_batch"),
+    ]
     assert json.loads(rejected[0][3]) == "not an object"
     assert json.loads(rejected[1][3]) == BATCH_MEMBERS[3]
 
@@ -217,7 +260,9 @@ def test_batch_envelopes_are_unpacked_member_by_member(workdir: Path) -> None:
         ("b0", 3, None),
         ("b1", 1, 1),
     ]
-    duplicates = query(warehouse, "select event_id, line_number, batch_index, raw_line from quarantine.duplicate_events")
+    duplicates = query(
+        warehouse, "select event_id, line_number, batch_index, raw_line from quarantine.duplicate_events"
+    )
     assert [row[:3] for row in duplicates] == [("b0", 1, 0)]
     assert json.loads(duplicates[0][3]) == BATCH_MEMBERS[0]
 
@@ -230,15 +275,27 @@ def test_batch_envelopes_are_unpacked_member_by_member(workdir: Path) -> None:
 
 TIME_CASES: list[tuple[dict[str, Any], Any]] = [
     # (message fields, expected: occurred_at in enforce mode, or a reject reason)
-    ({"originalTimestamp": "2026-10-01T09:59:00Z", "sentAt": "2026-10-01T10:00:00Z",
-      "receivedAt": "2026-10-01T12:00:05Z"}, dt.datetime(2026, 10, 1, 11, 59, 5)),
-    ({"originalTimestamp": "2026-10-01T09:00:00Z", "receivedAt": "2026-10-01T10:00:00Z"},
-     dt.datetime(2026, 10, 1, 9, 0)),
-    ({"timestamp": "garbage", "originalTimestamp": "2026-10-01T08:00:00Z", "receivedAt": T},
-     dt.datetime(2026, 10, 1, 8, 0)),
+    (
+        {
+            "originalTimestamp": "2026-10-01T09:59:00Z",
+            "sentAt": "2026-10-01T10:00:00Z",
+            "receivedAt": "2026-10-01T12:00:05Z",
+        },
+        dt.datetime(2026, 10, 1, 11, 59, 5),
+    ),
+    (
+        {"originalTimestamp": "2026-10-01T09:00:00Z", "receivedAt": "2026-10-01T10:00:00Z"},
+        dt.datetime(2026, 10, 1, 9, 0),
+    ),
+    (
+        {"timestamp": "garbage", "originalTimestamp": "2026-10-01T08:00:00Z", "receivedAt": T},
+        dt.datetime(2026, 10, 1, 8, 0),
+    ),
     ({"timestamp": "2026-10-01t10:00:00z", "receivedAt": T}, dt.datetime(2026, 10, 1, 10, 0)),
-    ({"timestamp": "2026-10-01T23:59:60Z", "receivedAt": "2026-10-02T00:00:01Z"},
-     dt.datetime(2026, 10, 1, 23, 59, 59, 999999)),
+    (
+        {"timestamp": "2026-10-01T23:59:60Z", "receivedAt": "2026-10-02T00:00:01Z"},
+        dt.datetime(2026, 10, 1, 23, 59, 59, 999999),
+    ),
     ({"timestamp": "2026-10-01T10:00:00+25:00", "receivedAt": T}, "invalid_timestamp"),
     ({"timestamp": "2026-10-01T24:00:00Z", "receivedAt": T}, "invalid_timestamp"),
     ({"receivedAt": T}, "invalid_timestamp"),
@@ -256,8 +313,14 @@ TIME_CASES: list[tuple[dict[str, Any], Any]] = [
 
 def time_lines() -> list[dict[str, Any]]:
     return [
-        {"type": "track", "event": "product_viewed", "messageId": f"t{i}", "anonymousId": "a1",
-         "properties": {"product_id": "p"}, **fields}
+        {
+            "type": "track",
+            "event": "product_viewed",
+            "messageId": f"t{i}",
+            "anonymousId": "a1",
+            "properties": {"product_id": "p"},
+            **fields,
+        }
         for i, (fields, _) in enumerate(TIME_CASES)
     ]
 
@@ -310,22 +373,51 @@ ALIAS_RUNS: list[list[dict[str, Any]]] = [
     [
         message("e1", "2026-10-01T10:00:00Z", anonymous_id="a1"),
         message("e2", "2026-10-01T10:05:00Z", user_id="u5"),
-        {"batch": [message("e3", "2026-10-01T10:06:00Z", anonymous_id="a1"),
-                   message("e4", "2026-10-01T10:07:00Z", user_id="u6")]},
-        {"type": "group", "messageId": "g1", "anonymousId": "a1", "groupId": "acct-1", "timestamp": T,
-         "receivedAt": T, "traits": {"name": "Initech"}},
+        {
+            "batch": [
+                message("e3", "2026-10-01T10:06:00Z", anonymous_id="a1"),
+                message("e4", "2026-10-01T10:07:00Z", user_id="u6"),
+            ]
+        },
+        {
+            "type": "group",
+            "messageId": "g1",
+            "anonymousId": "a1",
+            "groupId": "acct-1",
+            "timestamp": T,
+            "receivedAt": T,
+            "traits": {"name": "Initech"},
+        },
     ],
     # a server-side alias (no anonymousId) from the device, then a chain onward: a1 → u5 → u6
     [
-        {"type": "alias", "messageId": "al1", "previousId": "a1", "userId": "u5",
-         "timestamp": "2026-10-02T10:00:00Z", "receivedAt": "2026-10-02T10:00:00Z"},
-        {"type": "alias", "messageId": "al2", "previousId": "u5", "userId": "u6",
-         "timestamp": "2026-10-02T11:00:00Z", "receivedAt": "2026-10-02T11:00:00Z"},
+        {
+            "type": "alias",
+            "messageId": "al1",
+            "previousId": "a1",
+            "userId": "u5",
+            "timestamp": "2026-10-02T10:00:00Z",
+            "receivedAt": "2026-10-02T10:00:00Z",
+        },
+        {
+            "type": "alias",
+            "messageId": "al2",
+            "previousId": "u5",
+            "userId": "u6",
+            "timestamp": "2026-10-02T11:00:00Z",
+            "receivedAt": "2026-10-02T11:00:00Z",
+        },
     ],
     # u6 → u5 closes a cycle; its latest alias points to u5, where every key of it now ends
     [
-        {"type": "alias", "messageId": "al3", "previousId": "u6", "userId": "u5",
-         "timestamp": "2026-10-03T10:00:00Z", "receivedAt": "2026-10-03T10:00:00Z"},
+        {
+            "type": "alias",
+            "messageId": "al3",
+            "previousId": "u6",
+            "userId": "u5",
+            "timestamp": "2026-10-03T10:00:00Z",
+            "receivedAt": "2026-10-03T10:00:00Z",
+        },
     ],
 ]
 EXPECTED_USER_KEYS = [

@@ -54,7 +54,10 @@ def test_nested_specs_are_linted_by_their_path() -> None:
     product["price"] = {"type": "money", "pii": False}
     plan["events"]["cart_viewed"]["properties"]["cart_id"]["items"] = {"type": "string"}
     assert problems(plan) == {
-        ("cart_viewed.properties.products[].email", "name suggests personal data: mark it pii: true, or pii: false with a pii_note"),
+        (
+            "cart_viewed.properties.products[].email",
+            "name suggests personal data: mark it pii: true, or pii: false with a pii_note",
+        ),
         ("cart_viewed.properties.products[].price", "type 'money' is not one of " + type_list()),
         ("cart_viewed.properties.cart_id", "items is only for type array"),
     }
