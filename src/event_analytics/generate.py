@@ -12,6 +12,12 @@ e-commerce funnel product_viewed → product_added → checkout_started → orde
 drop-off at each step, and fills the rest with browsing. Users in the experiment see
 `experiment_viewed` before the funnel; the treatment converts better at the last step and fails
 checkout a little more often (the guardrail).
+
+The messages take every shape senders use (Segment's spec, its HTTP API, RudderStack): all six call
+types (a group call when a user of a company account signs up, an alias for the few users whose id
+changed), batch envelopes, messages with only `originalTimestamp`, e-commerce spec names
+("Order Completed") on some devices, identify traits under `context.traits`. These draw from a
+random stream of their own, so that adding one redraws nothing of the behaviour above.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ SPECIALS = (
     "signup_started",
     "signup_completed",
     "user_identified",
+    "user_aliased",
+    "group_identified",
     "experiment_viewed",
     "product_viewed",
     "product_added",
@@ -53,6 +61,34 @@ FAULT_KINDS = (
     "schema_violation",
 )
 EXPERIMENT_ID = "checkout_redesign"
+# Faults that act on a whole line (cut it, send it twice, send it late): such messages go alone.
+LINE_FAULTS = ("duplicate", "late", "malformed")
+# The names devices following Segment's e-commerce spec v2 send (the plan's `source_names`).
+# Their searches are the spec's own event, `Products Searched`, not search_performed.
+SPEC_NAMES = {
+    "product_viewed": "Product Viewed",
+    "product_added": "Product Added",
+    "checkout_started": "Checkout Started",
+    "order_completed": "Order Completed",
+    "search_performed": "Products Searched",
+}
+
+# Shares of the message shapes; tests/python/test_generate.py measures each.
+USERS_PER_GROUP = 20
+GROUPED_SHARE = 0.7  # of users who sign up: they belong to a company account
+SECOND_GROUP_SHARE = 0.05  # of grouped users: they belong to a second one too
+# Drawn for 2.5% of users (among those who sign up); only those whose signup session (or the
+# next) comes and is long enough send it: ~1% of users.
+ALIAS_SHARE = 0.025
+ALIAS_ANONYMOUS, ALIAS_LEGACY = 1, 2  # previousId: the signup device's anonymousId, an old userId
+BATCHED_SESSION_SHARE = 0.16  # tuned so that ~3% of lines are batch envelopes
+ORIGINAL_TIMESTAMP_SHARE = 0.02
+SPEC_NAME_DEVICE_SHARE = 0.3
+RUDDERSTACK_DEVICE_SHARE = 0.3
+# Client clocks: most are right; originalTimestamp and sentAt carry the error, and Segment's
+# receivedAt - (sentAt - originalTimestamp) removes it.
+CLOCK_SKEWS_MS = (0, 37_000, -95_000, 3_600_000, -7_200_000)
+CLOCK_SKEW_WEIGHTS = (0.8, 0.08, 0.06, 0.03, 0.03)
 
 
 @dataclass(frozen=True)
@@ -79,6 +115,8 @@ def _noop_progress(stage: str, fraction: float) -> None:
 def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
     """One row per message (before faults): numeric columns DuckDB turns into JSON."""
     rng = np.random.default_rng(options.seed)
+    # The message shapes draw from a stream of their own: adding one redraws none of the behaviour.
+    shapes = np.random.default_rng([options.seed, 1])
     n_events = options.events
     n_users = options.user_count()
     horizon = options.days * 86_400.0
@@ -126,7 +164,14 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
     is_login_session = device_identifies & (ordinal == login_ordinal)
     is_identified_session = device_identifies & (ordinal > login_ordinal)
     is_signup_session = is_login_session & (device_rank[session_device] == 0)
+    # The first device's next session: where an old userId is aliased and a second group joined.
+    is_followup_session = device_identifies & (ordinal == login_ordinal + 1) & (device_rank[session_device] == 0)
     arm = user_arm[session_user]
+    groups = _draw_groups(shapes, user_identifies, max(1, n_users // USERS_PER_GROUP))
+    user_alias = _draw_aliases(shapes, user_identifies)
+    alias_kind = user_alias[session_user]
+    # A group call at signup names the first group; the next session's names the second.
+    session_group = np.where(is_signup_session, groups[session_user, 0], groups[session_user, 1])
 
     # Special events a session would emit, in order; a short session cuts the tail (drop-off).
     viewed = rng.random(n_sessions) < 0.55
@@ -140,6 +185,9 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
             is_signup_session,
             is_signup_session,
             is_login_session,
+            (is_signup_session & (alias_kind == ALIAS_ANONYMOUS))
+            | (is_followup_session & (alias_kind == ALIAS_LEGACY)),
+            (is_signup_session | is_followup_session) & (session_group >= 0),
             viewed & (arm > 0),
             viewed,
             added,
@@ -179,11 +227,12 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
     has_user_id = is_identified_session[event_session] | (
         is_login_session[event_session] & (position >= identify_position[event_session])
     )
+    has_user_id |= code == EVENT_NAMES.index("user_aliased")  # an alias call names the new userId
     # A few server-side calls of identified users carry no anonymousId.
     has_anonymous_id = ~has_user_id | (rng.random(n_events) >= 0.02)
 
     received_delay = rng.exponential(0.4, n_events) + 0.05
-    return {
+    columns = {
         "seq": np.arange(n_events, dtype=np.int64),
         "event_code": code.astype(np.int16),
         "user_idx": session_user[event_session].astype(np.int64),
@@ -202,6 +251,128 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
         "fault": _draw_faults(rng, n_events, options.faults),
         "fault_delay_ms": rng.integers(60_000, 3 * 86_400_000, n_events, dtype=np.int64),
     }
+    columns.update(
+        _message_shapes(
+            shapes,
+            columns,
+            n_devices=n_devices,
+            session_length=session_length,
+            event_session=event_session,
+            position=position,
+            event_group=session_group[event_session],
+            event_alias_kind=alias_kind[event_session],
+        )
+    )
+    return columns
+
+
+def _message_shapes(
+    rng: np.random.Generator,
+    columns: dict[str, np.ndarray],
+    *,
+    n_devices: int,
+    session_length: np.ndarray,
+    event_session: np.ndarray,
+    position: np.ndarray,
+    event_group: np.ndarray,
+    event_alias_kind: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """How each message is sent: the group a group call names, an alias call's kind, whether the
+    userId is the old one of an aliased user, the device's SDK, the batch, originalTimestamp only.
+    (received_ms is replaced: a batch's members share their envelope's.)"""
+    code = columns["event_code"]
+    alias_kind = np.where(code == EVENT_NAMES.index("user_aliased"), event_alias_kind, 0).astype(np.int8)
+    line_fault = np.isin(columns["fault"], [1 + FAULT_KINDS.index(kind) for kind in LINE_FAULTS])
+    batch_key = _batch_keys(rng, session_length, event_session, position, ~line_fault)
+    return {
+        "group_idx": np.where(code == EVENT_NAMES.index("group_identified"), event_group, -1).astype(np.int32),
+        "alias_kind": alias_kind,
+        "legacy_user_id": _before_legacy_alias(alias_kind == ALIAS_LEGACY, columns["user_idx"], columns["occurred_ms"]),
+        **_device_styles(rng, n_devices, columns["device_idx"]),
+        "batch_key": batch_key,
+        "received_ms": _envelope_received_ms(rng, batch_key, columns["occurred_ms"], columns["received_ms"]),
+        "original_only": _original_timestamp_only(rng, columns["fault"]),
+    }
+
+
+def _draw_groups(rng: np.random.Generator, signs_up: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per user its first and second group (-1: none): most users who sign up belong to one
+    company account, a few to two; groups are of very different sizes, as companies are."""
+    n_users = len(signs_up)
+    size = rng.pareto(1.5, n_groups) + 1.0
+    first = rng.choice(n_groups, n_users, p=size / size.sum())
+    other = (first + 1 + rng.integers(0, max(1, n_groups - 1), n_users)) % n_groups
+    grouped = signs_up & (rng.random(n_users) < GROUPED_SHARE)
+    second = grouped & (rng.random(n_users) < SECOND_GROUP_SHARE) & (n_groups > 1)
+    return np.stack([np.where(grouped, first, -1), np.where(second, other, -1)], axis=1)
+
+
+def _draw_aliases(rng: np.random.Generator, signs_up: np.ndarray) -> np.ndarray:
+    """Per user the kind of its alias call (0: none), half of each kind, only for users who sign
+    up (an alias names the userId)."""
+    aliased = signs_up & (rng.random(len(signs_up)) < ALIAS_SHARE / max(signs_up.mean(), 1e-9))
+    kind = np.where(rng.random(len(signs_up)) < 0.5, ALIAS_ANONYMOUS, ALIAS_LEGACY)
+    return np.where(aliased, kind, 0).astype(np.int8)
+
+
+def _before_legacy_alias(is_legacy_alias: np.ndarray, event_user: np.ndarray, occurred_ms: np.ndarray) -> np.ndarray:
+    """Whether a message precedes its user's alias of an old userId, and so carries that old id.
+    A user whose alias session never came keeps the new id throughout."""
+    alias_ms = np.full(event_user.max() + 1, np.iinfo(np.int64).min)
+    alias_ms[event_user[is_legacy_alias]] = occurred_ms[is_legacy_alias]
+    return occurred_ms < alias_ms[event_user]
+
+
+def _device_styles(rng: np.random.Generator, n_devices: int, device_idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Per message what its device's SDK does: e-commerce spec names, RudderStack's identify
+    shape, and its clock's error."""
+    spec_names = rng.random(n_devices) < SPEC_NAME_DEVICE_SHARE
+    rudderstack = rng.random(n_devices) < RUDDERSTACK_DEVICE_SHARE
+    skew = rng.choice(np.array(CLOCK_SKEWS_MS, dtype=np.int64), n_devices, p=CLOCK_SKEW_WEIGHTS)
+    return {
+        "spec_names": spec_names[device_idx],
+        "rudderstack": rudderstack[device_idx],
+        "clock_skew_ms": skew[device_idx],
+    }
+
+
+def _batch_keys(
+    rng: np.random.Generator,
+    session_length: np.ndarray,
+    event_session: np.ndarray,
+    position: np.ndarray,
+    batchable: np.ndarray,
+) -> np.ndarray:
+    """Per message its batch (the index of the batch's first slot; -1: sent alone). A few sessions'
+    devices queue messages and send them in batches of 2-20 consecutive ones, as mobile SDKs flush;
+    a message with a line fault goes alone, and a batch left with one member is no batch."""
+    n_sessions = len(session_length)
+    batched = rng.random(n_sessions) < BATCHED_SESSION_SHARE
+    size = rng.integers(2, 21, n_sessions)[event_session]
+    session_offset = (np.cumsum(session_length) - session_length)[event_session]
+    key = session_offset + position // size * size
+    candidate = batched[event_session] & batchable
+    members = np.bincount(key[candidate], minlength=len(key))
+    return np.where(candidate & (members[key] >= 2), key, -1)
+
+
+def _envelope_received_ms(
+    rng: np.random.Generator, batch_key: np.ndarray, occurred_ms: np.ndarray, received_ms: np.ndarray
+) -> np.ndarray:
+    """A batch is sent seconds after its last member happened and received as one request: its
+    members share the envelope's receivedAt."""
+    in_batch = batch_key >= 0
+    last = np.zeros(len(batch_key), dtype=np.int64)
+    np.maximum.at(last, batch_key[in_batch], occurred_ms[in_batch])
+    flush_ms = np.round((rng.exponential(8.0, len(batch_key)) + 0.1) * 1000).astype(np.int64)
+    return np.where(in_batch, last[batch_key] + flush_ms[batch_key], received_ms)
+
+
+def _original_timestamp_only(rng: np.random.Generator, fault: np.ndarray) -> np.ndarray:
+    """Messages sent without `timestamp` (Segment computes it from originalTimestamp). Not those
+    whose fault is a bad timestamp (their time would still be valid) or a second delivery."""
+    excluded = np.isin(fault, [1 + FAULT_KINDS.index(kind) for kind in ("bad_timestamp", "duplicate")])
+    return (rng.random(len(fault)) < ORIGINAL_TIMESTAMP_SHARE) & ~excluded
 
 
 def _draw_faults(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
@@ -231,19 +402,23 @@ def generate(options: GenerateOptions, progress: Progress = _noop_progress) -> l
         con = duckdb.connect(config={"temp_directory": str(spill), "preserve_insertion_order": True})
         con.execute("set TimeZone = 'UTC'")
         con.register("simulated", columns)
-        render_sql = (SQL_DIR / "render_segment_lines.sql").read_text()
+        render_sql, gather_batches_sql = (
+            (SQL_DIR / "render_segment_lines.sql").read_text().split("-- @gather_batches\n")
+        )
         con.execute(
             render_sql,
             {
                 "seed": str(options.seed),
                 "start": dt.datetime.combine(options.start, dt.time(), dt.UTC).replace(tzinfo=None),
                 "event_names": list(EVENT_NAMES),
+                "spec_names": [SPEC_NAMES.get(name) for name in EVENT_NAMES],
                 "fault_kinds": list(FAULT_KINDS),
                 "experiment_id": EXPERIMENT_ID,
             },
         )
         con.unregister("simulated")
         del columns
+        con.execute(gather_batches_sql)
         days = [row[0] for row in con.execute("select distinct day from lines order by day").fetchall()]
         written = []
         for index, day in enumerate(days):
