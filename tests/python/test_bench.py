@@ -1,4 +1,4 @@
-"""Which generated files the benchmark's incremental run adds, and the baseline's own timings and reads."""
+"""Which generated files the benchmark's incremental run adds; the baseline's timings, reads and message shapes."""
 
 from __future__ import annotations
 
@@ -92,3 +92,59 @@ def test_parallel_read_numbers_each_files_lines_and_reads_times_in_utc_on_every_
         (str(path), n + 1, f"m{day}-{n}") for day, path in enumerate(files, start=1) for n in range(day)
     )
     assert times == [("2026-10-01 10:00:00",)]
+
+
+def test_baseline_unpacks_batches_and_reads_every_shape_the_pipeline_keeps(tmp_path: Path) -> None:
+    members = [
+        # inherits the envelope's receivedAt, sentAt and context, merged with its own context
+        {
+            "messageId": "b1",
+            "type": "track",
+            "event": "Order Completed",
+            "anonymousId": "a1",
+            "timestamp": "2026-10-01T10:00:00Z",
+            "context": {"page": {"path": "/checkout"}},
+        },
+        # no messageId: quarantined alone, its batch's other members kept
+        {"type": "page", "anonymousId": "a1", "timestamp": "2026-10-01T10:00:01Z"},
+        # the client's clock is 1 h fast: receivedAt - (sentAt - originalTimestamp)
+        {
+            "messageId": "b3",
+            "type": "group",
+            "userId": "u1",
+            "groupId": "g1",
+            "originalTimestamp": "2026-10-01T11:00:02Z",
+        },
+    ]
+    envelope = {
+        "batch": members,
+        "context": {"campaign": {"source": "news"}},
+        "sentAt": "2026-10-01T11:00:05Z",
+        "receivedAt": "2026-10-01T10:00:06Z",
+    }
+    alias = {
+        "messageId": "m2",
+        "type": "alias",
+        "userId": "u1",
+        "previousId": "a1",
+        "originalTimestamp": "2026-10-01T10:00:07Z",
+        "receivedAt": "2026-10-01T10:00:09Z",
+    }
+    landing = tmp_path / "2026-10-01.jsonl"
+    landing.write_text(
+        "\n".join([message("m1", "2026-10-01T10:00:05Z"), json.dumps(envelope), json.dumps(alias)]) + "\n"
+    )
+    database = tmp_path / "baseline.duckdb"
+    measured_baseline([landing], database, "1GB")
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select line_number, member_index from rejected").fetchall() == [(2, 2)]
+        events = con.execute(
+            "select event_id, line_number, member_index, event_name, occurred_at::varchar, received_at::varchar,"
+            " page_path, utm_source from events order by line_number, member_index"
+        ).fetchall()
+    assert events == [
+        ("m1", 1, 0, "product_viewed", "2026-10-01 10:00:00", "2026-10-01 10:00:05", None, None),
+        ("b1", 2, 1, "order_completed", "2026-10-01 10:00:00", "2026-10-01 10:00:06", "/checkout", "news"),
+        ("b3", 2, 3, "group_identified", "2026-10-01 10:00:03", "2026-10-01 10:00:06", None, "news"),
+        ("m2", 3, 0, "user_aliased", "2026-10-01 10:00:07", "2026-10-01 10:00:09", None, None),
+    ]
