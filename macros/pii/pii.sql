@@ -65,18 +65,49 @@
 {%- endmacro %}
 
 {#-
-  HMAC-SHA256 of the trimmed, lower-cased text, hex. The key never appears in SQL: the dbt-duckdb
-  plugin event_analytics.warehouse_plugin reads $EVENT_ANALYTICS_PII_KEY and sets the padded inner
-  and outer keys as session variables (RFC 2104: H(K xor opad || H(K xor ipad || m))).
+  HMAC-SHA256 of the trimmed, lower-cased text (of the text as it is with `normalize` false), hex.
+  The key never appears in SQL: the dbt-duckdb plugin event_analytics.warehouse_plugin reads
+  $EVENT_ANALYTICS_PII_KEY and sets the padded inner and outer keys as session variables (RFC 2104:
+  H(K xor opad || H(K xor ipad || m))).
 -#}
-{% macro pii_hmac(text) -%}
+{% macro pii_hmac(text, normalize=true) -%}
     sha256(
         coalesce(getvariable('event_analytics_pii_outer'), error('EVENT_ANALYTICS_PII_KEY is not set'))
         || unhex(sha256(
             coalesce(getvariable('event_analytics_pii_inner'), error('EVENT_ANALYTICS_PII_KEY is not set'))
-            || encode(lower(trim({{ text }})))
+            || encode({{ 'lower(trim(' ~ text ~ '))' if normalize else text }})
         ))
     )
+{%- endmacro %}
+
+{#-
+  Whether an identifier (`name`: userId, anonymousId, groupId, messageId) is written as its HMAC,
+  by the plan's `identity` rule: `hash` always, `hash_if_pii` when it matches a pii.redact pattern
+  and is not a UUID, `keep` never. Identifiers are hashed as sent, not lower-cased: they are keys,
+  and `A1` and `a1` are two users.
+-#}
+{% macro identifier_is_hashed(value, name) -%}
+    {%- set handling = tracking_plan()['identity'][name] -%}
+    {%- if handling == 'keep' -%}
+        false
+    {%- elif handling == 'hash' -%}
+        {{ value }} is not null
+    {%- else -%}
+        coalesce(
+            regexp_matches({{ value }}, {{ sql_string(pii_any_pattern()) }})
+            and not regexp_full_match({{ value }}, '[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}'),
+            false
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- An identifier as staging writes it: as sent, or its HMAC (identifier_is_hashed). -#}
+{% macro pii_safe_identifier(value, name) -%}
+    {%- if tracking_plan()['identity'][name] == 'keep' -%}
+        {{ value }}
+    {%- else -%}
+        case when {{ identifier_is_hashed(value, name) }} then {{ pii_hmac(value, normalize=false) }} else {{ value }} end
+    {%- endif -%}
 {%- endmacro %}
 
 {#- A text value made safe for the marts according to its plan entry (null when dropped). -#}
@@ -88,7 +119,7 @@
     {%- elif spec['pii'] -%}
         null
     {%- elif spec['format'] == 'url' -%}
-        {{ redact_free_text(strip_url_parameters(text)) }}
+        {{ strip_url_parameters(redact_free_text(text)) }}
     {%- elif spec['enum'] is not none -%}
         case
             when {{ text }} in ({{ sql_list(spec['enum']) }})

@@ -93,6 +93,7 @@ select
     event_name,
     source_event_name,
     user_id,
+    user_id_is_hashed,
     anonymous_id,
     group_id,
     previous_id,

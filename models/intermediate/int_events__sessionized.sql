@@ -253,6 +253,7 @@ select
     sent_at,
     anonymous_id,
     user_id,
+    user_id_is_hashed,
     user_key,
     group_id,
     previous_id,

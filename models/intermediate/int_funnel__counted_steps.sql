@@ -2,8 +2,8 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_users(funnel_definitions()) }}",
-        post_hook="{{ record_watermark(funnel_definitions()) }}",
+        pre_hook="{{ delete_rebuilt_units(funnel_unit_settings(), analysis_unit('funnel_unit')) }}",
+        post_hook="{{ record_watermark(funnel_unit_settings()) }}",
     )
 }}
 
@@ -15,18 +15,38 @@
   the attempt counted is the earliest e1 reaching it.
   A user's steps depend on that user's events only: an incremental run recomputes the users whose
   events moved (rebuilt_users), and everyone when the funnel definitions changed.
+  With var funnel_unit group the unit is a group (macros/analysis/analysis_unit.sql): its step
+  events are all its current members' events, in time order, and user_key holds the group_id; an
+  incremental run recomputes the groups whose members or members' events changed (rebuilt_units).
 -#}
 
 {%- set funnels = funnel_definitions() %}
+{%- set unit = analysis_unit('funnel_unit') %}
 
 -- depends_on: {{ ref('int_identity__user_partitions') }}
+-- depends_on: {{ ref('int_groups__memberships') }}
 
 with
 
 step_events as (
-    select * from {{ ref('int_funnel__step_events') }}
-    {%- if is_incremental() %}
-        where user_key in ({{ rebuilt_users(funnel_definitions()) }})
+    {%- if unit == 'group' %}
+        select
+            member_step_events.funnel_name,
+            member_step_events.step_index,
+            memberships.group_id as user_key,
+            member_step_events.occurred_at
+        from {{ ref('int_funnel__step_events') }} as member_step_events
+        inner join {{ ref('int_groups__memberships') }} as memberships
+            on member_step_events.user_key = memberships.user_key
+        where memberships.is_current
+        {% if is_incremental() %}
+            and memberships.group_id in ({{ rebuilt_units(funnel_unit_settings(), unit) }})
+        {% endif %}
+    {%- else %}
+        select * from {{ ref('int_funnel__step_events') }}
+        {%- if is_incremental() %}
+            where user_key in ({{ rebuilt_units(funnel_unit_settings(), unit) }})
+        {%- endif %}
     {%- endif %}
 ),
 

@@ -2,8 +2,8 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_users(retention_settings()) }}",
-        post_hook="{{ record_watermark(retention_settings()) }}",
+        pre_hook="{{ delete_rebuilt_units(retention_unit_settings(), analysis_unit('retention_unit')) }}",
+        post_hook="{{ record_watermark(retention_unit_settings()) }}",
     )
 }}
 
@@ -12,22 +12,41 @@
   and the offsets with activity (see cohort_retention for calendar and rolling offsets). A user's
   row depends on that user's events only: an incremental run recomputes the users whose events
   moved (rebuilt_users), and everyone when the retention vars changed.
+  With var retention_unit group the unit is a group (macros/analysis/analysis_unit.sql): its events
+  are all its current members' events, and user_key holds the group_id; an incremental run
+  recomputes the groups whose members or members' events changed (rebuilt_units).
 -#}
 
 {%- set settings = retention_settings() %}
+{%- set unit = analysis_unit('retention_unit') %}
 
 -- depends_on: {{ ref('int_identity__user_partitions') }}
+-- depends_on: {{ ref('int_groups__memberships') }}
 
 with
 
 events as (
-    select
-        user_key,
-        event_name,
-        occurred_at
-    from {{ ref('fct_events') }}
-    {%- if is_incremental() %}
-        where user_key in ({{ rebuilt_users(settings) }})
+    {%- if unit == 'group' %}
+        select
+            memberships.group_id as user_key,
+            member_events.event_name,
+            member_events.occurred_at
+        from {{ ref('fct_events') }} as member_events
+        inner join {{ ref('int_groups__memberships') }} as memberships
+            on member_events.user_key = memberships.user_key
+        where memberships.is_current
+        {% if is_incremental() %}
+            and memberships.group_id in ({{ rebuilt_units(retention_unit_settings(), unit) }})
+        {% endif %}
+    {%- else %}
+        select
+            user_key,
+            event_name,
+            occurred_at
+        from {{ ref('fct_events') }}
+        {%- if is_incremental() %}
+            where user_key in ({{ rebuilt_units(retention_unit_settings(), unit) }})
+        {%- endif %}
     {%- endif %}
 ),
 

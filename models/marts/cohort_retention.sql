@@ -7,6 +7,9 @@
   time in the data.
   Offset 0 is the cohort itself: every counted user is active there (rate 1), whatever retention_event.
   One row per cohort and offset from 0 to the last period in the data, zero-filled.
+  With var retention_unit group the units are groups (int_retention__user_activity): a group's first
+  event is its current members' first, it is active when any member is, and the *_users columns
+  count groups.
 -#}
 
 {%- set settings = retention_settings() %}

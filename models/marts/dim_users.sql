@@ -33,6 +33,10 @@ event_facts as (
         user_key,
         -- the user_key's own userId; an alias chain's earlier ids are not it
         coalesce(max(user_id) filter (where user_id = user_key), max(user_id)) as user_id,
+        coalesce(
+            bool_or(user_id_is_hashed) filter (where user_id = user_key),
+            arg_max(user_id_is_hashed, user_id)
+        ) as user_id_is_hashed,
         min(occurred_at) as first_seen_at,
         max(occurred_at) as last_seen_at,
         count(distinct anonymous_id) as device_count,
@@ -63,6 +67,7 @@ select
     cast(coalesce(session_facts.session_count, 0) as integer) as session_count,
     cast(event_facts.event_count as integer) as event_count,
     session_facts.first_utm_source,
-    event_facts.email_hash
+    event_facts.email_hash,
+    event_facts.user_id_is_hashed
 from event_facts
 left join session_facts on event_facts.user_key = session_facts.user_key

@@ -44,7 +44,7 @@ expected_weights as (
                 {%- for experiment_id, weights in splits.items() %}
                     {%- for variant, weight in weights.items() %}
                         when variants.experiment_id = {{ sql_string(experiment_id) }}
-                            and variants.variant = {{ sql_string(variant) }} then {{ weight }}
+                            and variants.variant = {{ sql_string(variant) }} then {{ split_weight(weight) }}
                     {%- endfor %}
                 {%- endfor %}
             end, case when variants.experiment_id in (

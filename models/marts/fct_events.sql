@@ -34,5 +34,6 @@ select
     page_category,
     group_id,
     line_number,
-    batch_index
+    batch_index,
+    user_id_is_hashed
 from sessionized_events

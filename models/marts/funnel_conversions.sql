@@ -1,3 +1,6 @@
+{#- One row per (funnel, unit) with a step-1 event: the unit is a user, or with var funnel_unit group a
+    group (user_key then holds the group_id; see int_funnel__counted_steps). -#}
+
 with
 
 counted_steps as (

@@ -1,8 +1,16 @@
 {#- Per funnel and step: users at level >= step, conversion, and the median time from the previous
     step on the attempt counted. Overall rows have a null breakdown; var funnel_breakdowns adds rows
-    per value of each listed fct_sessions column, taken from the user's first session. -#}
+    per value of each listed fct_sessions column, taken from the user's first session. With var
+    funnel_unit group the units are groups (user_key holds the group_id, users counts groups) and a
+    group's first session is the earliest of its current members' sessions. -#}
 
 {%- set breakdowns = var('funnel_breakdowns') or [] %}
+{%- for column in breakdowns if not modules.re.match('^[a-z_][a-z0-9_]*$', column | string) %}
+    {{ exceptions.raise_compiler_error("funnel_breakdowns: not a column name of fct_sessions: " ~ (column | tojson)) }}
+{%- endfor %}
+{%- set unit = analysis_unit('funnel_unit') %}
+
+-- depends_on: {{ ref('int_groups__memberships') }}
 
 with
 
@@ -15,13 +23,30 @@ definitions as (
 ),
 
 {% if breakdowns %}
+    unit_sessions as (
+        {%- if unit == 'group' %}
+            select
+                memberships.group_id as unit_key,
+                member_sessions.*
+            from {{ ref('fct_sessions') }} as member_sessions
+            inner join {{ ref('int_groups__memberships') }} as memberships
+                on member_sessions.user_key = memberships.user_key
+            where memberships.is_current
+        {%- else %}
+            select
+                user_key as unit_key,
+                *
+            from {{ ref('fct_sessions') }}
+        {%- endif %}
+    ),
+
     first_sessions as (
         select *
         from (
             select
                 *,
-                row_number() over (partition by user_key order by started_at, session_id) as session_rank
-            from {{ ref('fct_sessions') }}
+                row_number() over (partition by unit_key order by started_at, session_id) as session_rank
+            from unit_sessions
         ) as ranked_sessions
         where session_rank = 1
     ),
@@ -55,7 +80,7 @@ user_groups as (
             {{ sql_string(column) }} as breakdown_key,
             cast(first_sessions.{{ adapter.quote(column) }} as varchar) as breakdown_value
         from counted_steps
-        left join first_sessions on counted_steps.user_key = first_sessions.user_key
+        left join first_sessions on counted_steps.user_key = first_sessions.unit_key
     {%- endfor %}
 ),
 

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_id',
-        post_hook="{{ record_watermark() }}",
+        post_hook=["{{ expire_quarantine_text('_processed_at', ['raw_line']) }}", "{{ record_watermark() }}"],
     )
 }}
 
@@ -85,7 +85,8 @@ select
     case
         when discarded_copies.batch_index is null then wanted_lines.raw_line
         else cast(json_extract(wanted_lines.raw_line, '$.batch[' || discarded_copies.batch_index || ']') as varchar)
-    end as raw_line
+    end as raw_line,
+    {{ run_timestamp() }} as _processed_at
 from discarded_copies
 left join wanted_lines
     on

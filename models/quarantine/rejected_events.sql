@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        post_hook="{{ record_watermark() }}",
+        post_hook=["{{ expire_quarantine_text('rejected_at', ['raw_line', 'raw_bytes']) }}", "{{ record_watermark() }}"],
     )
 }}
 

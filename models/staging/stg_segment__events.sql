@@ -346,7 +346,12 @@ planned as (
 checked as (
     select
         *,
-        {{ plan_violations('event_name') }} as plan_violations
+        -- a name holding personal data (an email in a track call's event) never passes, in either mode
+        case
+            when regexp_matches(source_event_name, {{ sql_string(pii_any_pattern()) }})
+                then 'event name holds personal data'
+            else {{ plan_violations('event_name') }}
+        end as plan_violations
     from planned
 ),
 
@@ -366,6 +371,7 @@ classified as (
             when event_type = 'group' and group_id is null then 'missing_group_id'
             when event_type = 'alias' and previous_id is null then 'missing_previous_id'
             when event_type = 'alias' and user_id is null then 'missing_user_id'
+            when plan_violations = 'event name holds personal data' then 'unplanned_event'
             {%- if var('tracking_plan_mode') == 'enforce' %}
                 when implausible_time is not null then 'implausible_timestamp'
                 when plan_violations = 'unplanned_event' then 'unplanned_event'
@@ -401,14 +407,19 @@ select
         when reject_reason is null or reject_reason in ('unplanned_event', 'schema_violation', 'implausible_timestamp')
             then violations
     end as violations,
-    event_id,
+    -- Identifiers by the plan's `identity` rules; an alias's previousId follows userId's, as it
+    -- names an earlier userId or anonymousId and must meet them hashed alike.
+    {{ pii_safe_identifier('event_id', 'messageId') }} as event_id,
     event_type,
-    event_name,
-    source_event_name,
-    user_id,
-    anonymous_id,
-    group_id,
-    previous_id,
+    -- an event name holding personal data is rejected above; what remains is masked all the same
+    case when plan_violations = 'event name holds personal data' then null else event_name end as event_name,
+    case when plan_violations = 'event name holds personal data' then null else source_event_name end
+        as source_event_name,
+    {{ pii_safe_identifier('user_id', 'userId') }} as user_id,
+    {{ identifier_is_hashed('user_id', 'userId') }} as user_id_is_hashed,
+    {{ pii_safe_identifier('anonymous_id', 'anonymousId') }} as anonymous_id,
+    {{ pii_safe_identifier('group_id', 'groupId') }} as group_id,
+    {{ pii_safe_identifier('previous_id', 'userId') }} as previous_id,
     occurred_at,
     received_at,
     original_timestamp,

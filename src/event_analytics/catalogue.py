@@ -17,6 +17,9 @@ import duckdb
 from event_analytics.plan import PROPERTY_SECTIONS, compile_plan
 
 FORMATS = ("markdown", "html")
+# Staging nulls a name that holds personal data (violation `event name holds personal data`); the
+# catalogue counts such messages under this label, never the name.
+PERSONAL_NAME = "(names holding personal data)"
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,10 @@ def warehouse_counts(warehouse: Path | None) -> tuple[dict[str, Counts], bool]:
         volume = dict(con.execute("select event_name, count(*) from marts.fct_events group by 1").fetchall())
         broken = dict(
             con.execute(
-                "select event_name, count(*) from staging.stg_segment__events "
-                "where violations is not null and event_name is not null group by 1"
+                "select coalesce(event_name, ?), count(*) from staging.stg_segment__events "
+                "where violations is not null "
+                "and (event_name is not null or violations = 'event name holds personal data') group by 1",
+                [PERSONAL_NAME],
             ).fetchall()
         )
     names = set(volume) | set(broken)
@@ -100,12 +105,16 @@ def unplanned(plan: dict[str, Any], counts: dict[str, Counts]) -> list[tuple[str
     return sorted((name, c) for name, c in counts.items() if name not in plan["events"])
 
 
+MARKDOWN_SPECIAL = set("\\`*[]()|~")
 FIELD_COLUMNS = ("name", "type", "required", "enum", "pii", "handling", "description")
 
 
 def render_markdown(plan: dict[str, Any], counts: dict[str, Counts], counted: bool) -> str:
     def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        """Text as inert Markdown: no HTML, link, emphasis or table syntax survives, whatever a
+        sender put in an event name (other renderers than ours do not escape raw HTML)."""
+        text = "".join("\\" + char if char in MARKDOWN_SPECIAL else char for char in str(value).replace("\n", " "))
+        return html.escape(text, quote=True)
 
     source = "from the warehouse" if counted else "no warehouse found: counts are 0"
     lines = ["# Tracking plan", "", f"Generated from tracking_plan.yml; volumes and violations {source}.", ""]

@@ -108,7 +108,25 @@ def parse_vars(text: str | None) -> dict[str, Any]:
         return {}
     if not isinstance(parsed, dict):
         raise ConfigError("--vars must be a YAML mapping, e.g. '{session_timeout_minutes: 45}'")
+    refuse_templates(parsed, "--vars")
     return parsed
+
+
+# dbt renders var values that hold Jinja: `{{ env_var('EVENT_ANALYTICS_PII_KEY') }}` in a var put
+# the key into compiled SQL, manifest.json and dbt.log. Vars are data: such text is refused.
+TEMPLATE_MARKERS = ("{{", "{%", "{#", "env_var")
+
+
+def refuse_templates(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_templates(key, where)
+            refuse_templates(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_templates(item, f"{where}[{index}]")
+    elif isinstance(value, str) and any(marker in value for marker in TEMPLATE_MARKERS):
+        raise ConfigError(f"{where}: vars are data, not templates: text with {{{{, {{% or env_var is refused")
 
 
 def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path | None = None) -> dict[str, str]:

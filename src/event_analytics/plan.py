@@ -37,6 +37,14 @@ FORMATS = ("url",)
 # Words shortened or spelled differently in colliding names (btn_click vs button_clicked).
 ABBREVIATIONS = {"btn": "button", "usr": "user", "prod": "product", "qty": "quantity", "img": "image"}
 PROPERTY_SECTIONS = ("properties", "traits")
+# How staging writes each identifier (plan section `identity`): as sent, always as its keyed HMAC,
+# or as its HMAC only when it matches a pii.redact pattern (a UUID never does).
+IDENTIFIERS = ("userId", "anonymousId", "groupId", "messageId")
+IDENTITY_HANDLINGS = ("keep", "hash", "hash_if_pii")
+DEFAULT_IDENTITY_HANDLING = "hash_if_pii"
+# The ways senders encode an @: percent-encoded (once or twice), a JSON escape left in text, HTML
+# character references. Compiled patterns accept each where an @ stands.
+ENCODED_AT = r"(?:@|%(?:25)?40|\\u0040|&#0*64;|&#[xX]0*40;)"
 SPEC_KEYS = (
     "type",
     "required",
@@ -125,6 +133,31 @@ def pii_settings(plan: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def identity_settings(plan: dict[str, Any]) -> dict[str, str]:
+    identity = plan.get("identity") if isinstance(plan.get("identity"), dict) else {}
+    return {name: str(identity.get(name, DEFAULT_IDENTITY_HANDLING)) for name in IDENTIFIERS}
+
+
+def with_encodings(pattern: str) -> str:
+    """The pattern with each literal @ (outside character classes) matching its encodings too, so
+    ivan%40example.com and ivan&#64;example.com are found, and redacted, as the email they are."""
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "@" and not in_class:
+            out.append(ENCODED_AT)
+            continue
+        out.append(char)
+    return "".join(out)
+
+
 def properties_of(event: dict[str, Any]) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for section in PROPERTY_SECTIONS:
@@ -144,6 +177,7 @@ def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[P
     events: dict[str, Any] = plan["events"]
     seen: dict[str, str] = {}
     claimed: dict[str, str] = {}
+    personal = personal_data_pattern(plan)
     for name, event in events.items():
         event = event if isinstance(event, dict) else {}
         if not EVENT_NAME.match(name):
@@ -152,7 +186,7 @@ def lint(plan: dict[str, Any], previous: dict[str, Any] | None = None) -> list[P
         if key in seen:
             problems.append(Problem(name, f"near-duplicate of {seen[key]}"))
         seen.setdefault(key, name)
-        problems.extend(lint_source_names(name, event, events, claimed))
+        problems.extend(lint_source_names(name, event, events, claimed, personal))
         for field in ("description", "owner"):
             if not str(event.get(field) or "").strip():
                 problems.append(Problem(name, f"missing {field}"))
@@ -185,11 +219,31 @@ def lint_pii_settings(plan: dict[str, Any]) -> list[Problem]:
     for key in ("query_parameters", "name_hints"):
         if not settings[key]:
             problems.append(Problem(f"pii.{key}", "missing or empty"))
+    identity = plan.get("identity")
+    if identity is not None and not isinstance(identity, dict):
+        problems.append(Problem("identity", f"must be a mapping of {', '.join(IDENTIFIERS)} -> handling"))
+    for name, handling in (identity if isinstance(identity, dict) else {}).items():
+        if name not in IDENTIFIERS:
+            problems.append(Problem(f"identity.{name}", f"not an identifier: one of {', '.join(IDENTIFIERS)}"))
+        elif handling not in IDENTITY_HANDLINGS:
+            problems.append(Problem(f"identity.{name}", f"{handling!r} is not one of {', '.join(IDENTITY_HANDLINGS)}"))
     return problems
 
 
+def personal_data_pattern(plan: dict[str, Any]) -> re.Pattern[str] | None:
+    """The redaction patterns as one regex (None while one of them is broken: reported apart)."""
+    try:
+        return re.compile("|".join(f"(?:{with_encodings(str(p))})" for p in pii_settings(plan)["redact"].values()))
+    except re.error:
+        return None
+
+
 def lint_source_names(
-    name: str, event: dict[str, Any], events: dict[str, Any], claimed: dict[str, str]
+    name: str,
+    event: dict[str, Any],
+    events: dict[str, Any],
+    claimed: dict[str, str],
+    personal: re.Pattern[str] | None,
 ) -> list[Problem]:
     """An event's source names: non-empty strings, each mapping to one event only (a sent name that
     is another event's canonical name would be ambiguous). They need not be snake_case."""
@@ -200,7 +254,10 @@ def lint_source_names(
         return [Problem(name, "source_names must be a list of non-empty strings")]
     problems = []
     for source_name in names:
-        if source_name in events and source_name != name:
+        if personal is not None and personal.search(source_name):
+            # the name would reach fct_events.source_event_name; it is not repeated here
+            problems.append(Problem(name, "a source name holds personal data"))
+        elif source_name in events and source_name != name:
             problems.append(Problem(name, f"source name {source_name!r} is the name of event {source_name}"))
         elif source_name in claimed:
             owner = claimed[source_name]
@@ -353,9 +410,10 @@ def compile_plan(plan: dict[str, Any]) -> dict[str, Any]:
         }
     context = {field: compiled_property(spec_of(spec)) for field, spec in (plan.get("context") or {}).items()}
     pii = pii_settings(plan)
+    pii["redact"] = {kind: with_encodings(str(pattern)) for kind, pattern in pii["redact"].items()}
     # One alternation of every pattern: SQL tests it before redacting, GX suites scan for it.
-    pii["redact_any"] = "(" + ")|(".join(str(pattern) for pattern in pii["redact"].values()) + ")"
-    return {"events": events, "context": context, "pii": pii}
+    pii["redact_any"] = "(" + ")|(".join(pii["redact"].values()) + ")"
+    return {"events": events, "context": context, "pii": pii, "identity": identity_settings(plan)}
 
 
 def render_macro(plan: dict[str, Any]) -> str:

@@ -26,6 +26,8 @@ COMPARED_RELATIONS = (
     "marts.fct_events",
     "marts.fct_sessions",
     "marts.dim_users",
+    "marts.dim_groups",
+    "marts.group_memberships",
     "marts.funnel_conversions",
     "marts.funnel_steps",
     "marts.cohort_retention",

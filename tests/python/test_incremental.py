@@ -139,7 +139,7 @@ def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch
             message("a1-1", "2026-10-01T09:00:00Z", anonymous_id="a1"),
             message("a1-2", "2026-10-01T15:00:00Z", anonymous_id="a1"),
             message("a4-1", "2026-10-01T10:00:00Z", anonymous_id="a4"),
-            message("a3-1", "2026-10-01T09:00:00Z", received_at="2026-10-01T09:00:10Z", anonymous_id="a3"),
+            message("a3-1", "2026-10-01T09:00:00Z", received_at="2026-10-01T14:00:10Z", anonymous_id="a3"),
             message("a3-2", "2026-10-01T12:00:00Z", anonymous_id="a3"),
         ],
     )
@@ -153,7 +153,7 @@ def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch
             message("a4-2", "2026-10-01T12:00:00Z", received_at="2026-10-02T08:00:00Z", anonymous_id="a4"),
             # a copy of a3-1 received earlier, with another time: it wins and moves the event after
             # a3-2, so a3 is rewritten whole (a3-2 now starts the device's first session)
-            message("a3-1", "2026-10-01T13:00:00Z", received_at="2026-10-01T09:00:05Z", anonymous_id="a3"),
+            message("a3-1", "2026-10-01T13:00:00Z", received_at="2026-10-01T14:00:05Z", anonymous_id="a3"),
         ],
     )
     build(landing, warehouse)

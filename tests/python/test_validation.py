@@ -159,3 +159,8 @@ def test_faults_are_quarantined_or_redacted_and_a_leak_alerts(
     assert "2 unexpected of 2 rows" in alert
     assert "j***(email)" in alert
     assert PLANTED_EMAIL not in alert
+    # Data Docs show the failure, the value masked as in the alert: no page holds the address
+    pages = [page.read_text(errors="replace") for page in (tmp_path / "data_docs").rglob("*.html")]
+    assert any("contact_note" in page for page in pages)
+    assert any("j***(email)" in page for page in pages)
+    assert not [page for page in pages if PLANTED_EMAIL in page]

@@ -316,7 +316,9 @@ def _run_checkpoint(
                     },
                 },
             )
-            actions.append(UpdateDataDocsOnce(name="update_data_docs", site_names=[DATA_DOCS_SITE]))
+            actions.append(
+                UpdateDataDocsOnce(name="update_data_docs", site_names=[DATA_DOCS_SITE], masking_patterns=patterns)
+            )
         if webhook:
             actions.append(
                 FailedExpectationsAlert(

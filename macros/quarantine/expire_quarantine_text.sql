@@ -1,0 +1,23 @@
+{#-
+  Quarantine keeps lines verbatim, personal data included, so a person can see why they were
+  rejected; after var quarantine_retention_days (default 30) their text goes, on every run: rows,
+  reasons and positions stay (every line is still accounted for), `raw_line` and `raw_bytes` become
+  null. `stamp_column` says when the row was written. The landing files stay the originals: a
+  --full-refresh rereads them and so brings the text back until the next run past the retention.
+-#}
+{% macro expire_quarantine_text(stamp_column, text_columns) -%}
+    update {{ this }}
+    set {% for column in text_columns %}{{ column }} = null{{ ', ' if not loop.last }}{% endfor %}
+    where
+        {{ quarantine_text_expired(stamp_column) }}
+        and ({% for column in text_columns %}{{ column }} is not null{{ ' or ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{#- Whether a quarantine row written at `stamp_column` is past the retention (SQL). -#}
+{% macro quarantine_text_expired(stamp_column) -%}
+    {%- set days = var('quarantine_retention_days') -%}
+    {%- if days is not number or days is boolean or days < 0 or days != days | int -%}
+        {{ exceptions.raise_compiler_error("quarantine_retention_days must be a whole number of days >= 0, not " ~ (days | tojson)) }}
+    {%- endif -%}
+    ({{ stamp_column }} < {{ dbt.dateadd('day', -1 * (days | int), run_timestamp()) }})
+{%- endmacro %}
