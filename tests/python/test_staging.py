@@ -120,9 +120,9 @@ def test_every_line_is_parsed_or_quarantined_with_its_reason(workdir: Path) -> N
             '{"order_id":"o-1","revenue":10}',
         ),
     }
-    assert query(
-        warehouse, "select received_at, violations from marts.fct_events where event_id = 'received-bad'"
-    ) == [(dt.datetime(2026, 10, 1, 10, 0), "receivedAt: invalid, event time used")]
+    assert query(warehouse, "select received_at, violations from marts.fct_events where event_id = 'received-bad'") == [
+        (dt.datetime(2026, 10, 1, 10, 0), "receivedAt: invalid, event time used")
+    ]
     # 21 lines in the first file, 2 of them blank; 1 in the second.
     assert query(warehouse, "select count(*) from staging.stg_segment__events") == [(20,)]
     sessions = query(
