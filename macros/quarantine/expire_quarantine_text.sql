@@ -1,6 +1,7 @@
 {#-
-  Quarantine keeps lines verbatim, personal data included, so a person can see why they were
-  rejected; after var quarantine_retention_days (default 30) their text goes, on every run: rows,
+  Quarantine (and staging, for its rejected lines) keeps lines verbatim, personal data included, so
+  a person can see why they were rejected; after var quarantine_retention_days (default 30) their
+  text goes, on every run: rows,
   reasons and positions stay (every line is still accounted for), `raw_line` and `raw_bytes` become
   null. `stamp_column` says when the row was written. The landing files stay the originals: a
   --full-refresh rereads them and so brings the text back until the next run past the retention.

@@ -3,7 +3,11 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ reset_landing_ledger() }}",
-        post_hook=["{{ record_loaded_files() }}", "{{ record_watermark() }}"],
+        post_hook=[
+            "{{ record_loaded_files() }}",
+            "{{ expire_quarantine_text('_loaded_at', ['raw_line', 'raw_bytes']) }}",
+            "{{ record_watermark() }}",
+        ],
     )
 }}
 
@@ -70,15 +74,9 @@ message_lists as (
                 then cast(json_extract(raw_line, '$.batch[*]') as varchar[])
             else [raw_line]
         end as message_texts,
-        case
-            when is_batch
-                then '{' || concat_ws(
-                    ',',
-                    '"context":' || json_extract(raw_line, '$.context'),
-                    '"sentAt":' || json_extract(raw_line, '$.sentAt'),
-                    '"receivedAt":' || json_extract(raw_line, '$.receivedAt')
-                ) || '}'
-        end as envelope_fields
+        case when is_batch then json_extract(raw_line, '$.context') end as envelope_context,
+        case when is_batch then cast(json_extract(raw_line, '$.sentAt') as varchar) end as envelope_sent_at,
+        case when is_batch then cast(json_extract(raw_line, '$.receivedAt') as varchar) end as envelope_received_at
     from envelopes
 ),
 
@@ -93,7 +91,9 @@ messages as (
         is_json_object,
         is_empty_batch,
         batch_size,
-        envelope_fields,
+        envelope_context,
+        envelope_sent_at,
+        envelope_received_at,
         case when batch_size > 0 then cast(generate_subscripts(message_texts, 1) - 1 as integer) end as batch_index,
         unnest(message_texts) as raw_line
     from message_lists
@@ -115,9 +115,19 @@ message_objects as (
             when batch_index is null then is_json_object
             else json_type(raw_line) = 'OBJECT'
         end as is_json_object,
+        -- A member takes the envelope's sentAt and receivedAt where it has none, and its context
+        -- merged over the envelope's; a patch of only those keys, so a null the member sends
+        -- elsewhere (properties.coupon: null) stays null rather than deleting its key.
         case
             when batch_index is not null and json_type(raw_line) = 'OBJECT'
-                then cast(json_merge_patch(cast(envelope_fields as json), cast(raw_line as json)) as varchar)
+                then cast(json_merge_patch(cast(raw_line as json), cast('{' || concat_ws(
+                    ',',
+                    '"context":' || cast(json_merge_patch(
+                        envelope_context, coalesce(json_extract(raw_line, '$.context'), cast('{}' as json))
+                    ) as varchar),
+                    case when not json_exists(raw_line, '$.sentAt') then '"sentAt":' || envelope_sent_at end,
+                    case when not json_exists(raw_line, '$.receivedAt') then '"receivedAt":' || envelope_received_at end
+                ) || '}' as json)) as varchar)
             else raw_line
         end as message_text
     from messages

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from event_analytics.ingest import LoadPlan
-from event_analytics.project import project_dir
+from event_analytics.project import project_dir, project_vars
 
 PROJECT_INPUTS = ("dbt_project.yml", "profiles", "models", "macros", "tests", "seeds", "expectations")
 LOADED_THROUGH = "select cast(max(_loaded_at) as varchar) from staging.stg_segment__events"
@@ -72,7 +72,25 @@ def nothing_to_do(plan: LoadPlan, warehouse: Path, dbt_vars: dict[str, Any]) -> 
         state is not None
         and state.last_success_fingerprint == fingerprint(dbt_vars)
         and state.loaded_through == state.last_success_loaded_through
+        and not quarantine_text_to_expire(warehouse, project_vars(dbt_vars)["quarantine_retention_days"])
     )
+
+
+def quarantine_text_to_expire(warehouse: Path, retention_days: Any) -> bool:
+    """Whether quarantined text is past its retention (the models' post-hooks clear it, so such a
+    warehouse needs a run even when nothing new arrived: personal data must not outstay it)."""
+    if not isinstance(retention_days, int):
+        return True  # let the run report the bad var
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            row = con.execute(
+                "select exists (select 1 from quarantine.rejected_events "
+                "where raw_line is not null and rejected_at < now()::timestamp - to_days(?))",
+                [retention_days],
+            ).fetchone()
+    except duckdb.Error:
+        return False
+    return bool(row and row[0])
 
 
 def record_success(warehouse: Path, dbt_vars: dict[str, Any], *, validated: bool) -> None:

@@ -89,10 +89,19 @@ def test_vars_that_are_not_a_mapping_are_a_configuration_error(tmp_path: Path) -
 
 def test_failing_model_is_a_pipeline_error_with_a_one_line_reason(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
-    result = run_cli(landing, tmp_path / "w.duckdb", "--vars", "{session_timeout_minutes: 'not a number'}")
+    # a number the checks let through, whose minutes overflow DuckDB's interval in the model
+    result = run_cli(landing, tmp_path / "w.duckdb", "--vars", "{session_timeout_minutes: 1000000000000000000}")
     assert result.exit_code == 3
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("event-analytics: model int_events__sessionized error")
+
+
+def test_a_var_that_is_not_a_number_is_a_config_error_before_any_work(tmp_path: Path) -> None:
+    landing = landing_with_two_events(tmp_path)
+    result = run_cli(landing, tmp_path / "w.duckdb", "--vars", "{session_timeout_minutes: 'not a number'}")
+    assert result.exit_code == EXIT_CONFIG_ERROR
+    assert "var session_timeout_minutes must be a number >= 1, not 'not a number'" in result.stderr
+    assert not (tmp_path / "w.duckdb").exists()
 
 
 def test_generate_if_empty_leaves_existing_files_alone(tmp_path: Path) -> None:

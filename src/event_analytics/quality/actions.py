@@ -15,6 +15,8 @@ again first), so the pages, which anyone with the folder can open, show no perso
 
 from __future__ import annotations
 
+import copy
+import html
 from typing import Any, Literal
 
 from great_expectations.checkpoint import SlackNotificationAction, UpdateDataDocsAction
@@ -68,9 +70,11 @@ class UpdateDataDocsOnce(UpdateDataDocsAction):
         store = self._resolve_context().context.validation_results_store
         identifiers: list[Any] = []
         for result_identifier, result in checkpoint_result.run_results.items():
-            for expectation_result in result.results:
+            # A copy for the pages: the run's own results stay as read (the CLI masks them itself).
+            shown = copy.deepcopy(result)
+            for expectation_result in shown.results:
                 mask_values(expectation_result.result, self.masking_patterns)
-            store.set(result_identifier, result)
+            store.set(result_identifier, shown)
             identifiers += [result_identifier, ExpectationSuiteIdentifier(name=result.suite_name)]
         self._build_data_docs(site_names=self.site_names, resource_identifiers=identifiers)
         # What GX's own action returns, so later actions can link each result's page.
@@ -84,11 +88,13 @@ class UpdateDataDocsOnce(UpdateDataDocsAction):
 
 
 def mask_values(result: dict[str, Any], patterns: dict[str, str]) -> None:
-    """An expectation result's values from the data, masked in place, in lists and mappings too."""
+    """An expectation result's values from the data, masked in place, in lists and mappings too,
+    and HTML-escaped: GX's renderer writes sampled values into the pages as markup, so an event
+    named `<script>…` would run in the reader's browser."""
 
     def masked(value: Any) -> Any:
         if isinstance(value, str):
-            return mask(value, patterns)
+            return html.escape(mask(value, patterns))
         if isinstance(value, list):
             return [masked(item) for item in value]
         if isinstance(value, dict):
