@@ -483,7 +483,7 @@ def check_accounting(warehouse: Path, expected: dict[str, Expected], files: dict
 
 
 def json_line(message_id: str, received_at: str) -> bytes:
-    return json.dumps(message(message_id, "2026-10-01T10:00:00Z", received_at=received_at, anonymous_id="a1")).encode()
+    return json.dumps(message(message_id, "2026-10-01T08:00:00Z", received_at=received_at, anonymous_id="a1")).encode()
 
 
 # Found by this test: a message after a "\n\r" line ending (or any line starting with \r or \t
