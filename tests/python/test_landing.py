@@ -224,7 +224,7 @@ def test_a_file_changed_after_loading_is_rejected_every_run_and_one_within_the_s
         appended.write(valid("a-3") + "\n")
     write_lines(landing / "b.jsonl", [valid("b-1")])
     # long settled, and written after its events (a file older than its receivedAt is implausible)
-    os.utime(landing / "b.jsonl", (1_790_000_000, 1_790_000_000))
+    os.utime(landing / "b.jsonl", (1_791_000_000, 1_791_000_000))
     write_lines(landing / "c.jsonl", [valid("c-1")])  # modified just now
     result = run_cli(landing, warehouse, "--vars", "{landing_settle_seconds: 3600}")
     assert result.exit_code == 1
