@@ -230,19 +230,35 @@
   field in the section or section_passes_as_sent finds something a rebuild could change. A rebuild
   assembles the object as text from the values' own JSON and casts it once (json_object with
   json_merge_patch exhausted a 3.5 GB memory limit at 10M events).
+  Each distinct field (name and spec) is made safe once, whichever events declare it, and the
+  events' objects are assembled from those values: the e-commerce events share their product
+  fields, and repeating each field's patterns per event made DuckDB spend seconds planning staging.
 -#}
 {% macro pii_safe_section(event_name_column, section, object_column, violations_column) -%}
     {%- set events = plan_events() %}
     {%- set declaring = events | dictsort | selectattr('1.' ~ section) | map(attribute='0') | list %}
     {%- set personal = [] %}
-    {%- for name in declaring %}
-        {%- set found = [] %}
-        {%- for spec in events[name][section].values() if plan_spec_is_personal(spec) %}
-            {%- do found.append(spec) %}
+    {%- set keys = [] %}
+    {#- (name, spec, [(event name, SQL of its value)]) per distinct field; an event's kept fields as indexes into it -#}
+    {%- set fields = [] %}
+    {%- set kept = {} %}
+    {%- for event_name in declaring %}
+        {%- set event = events[event_name] %}
+        {%- do kept.update({event_name: []}) %}
+        {%- for name, spec in event[section].items() %}
+            {%- if plan_spec_is_personal(spec) and event_name not in personal %}
+                {%- do personal.append(event_name) %}
+            {%- endif %}
+            {%- if not (spec['pii'] and spec['pii_handling'] == 'drop') %}
+                {%- set key = tojson([name, spec]) %}
+                {%- if key not in keys %}
+                    {%- do keys.append(key) %}
+                    {%- do fields.append((name, spec, [])) %}
+                {%- endif %}
+                {%- do fields[keys.index(key)][2].append((event_name, plan_value(event, section, name))) %}
+                {%- do kept[event_name].append((name, keys.index(key) + 1, plan_value(event, section, name))) %}
+            {%- endif %}
         {%- endfor %}
-        {%- if found %}
-            {%- do personal.append(name) %}
-        {%- endif %}
     {%- endfor %}
     case
         when {{ event_name_column }} is null or {{ event_name_column }} not in ({{ sql_list(declaring) }}) then null
@@ -250,29 +266,40 @@
         when
             {%- if personal %} {{ event_name_column }} in ({{ sql_list(personal) }}) or{% endif %}
             not {{ section_passes_as_sent(object_column, section, violations_column, event_name_column) }}
-            then case {{ event_name_column }}
-            {%- for event_name in declaring %}
-                {%- set event = events[event_name] %}
-                {%- set kept = [] %}
-                {%- for name, spec in event[section].items() if not (spec['pii'] and spec['pii_handling'] == 'drop') %}
-                    {%- do kept.append((name, spec)) %}
+            then
+            {%- if fields %}
+            list_transform(
+                [[
+                {%- for name, spec, sources in fields %}
+                    {%- set value -%}
+                        case {{ event_name_column }}
+                        {%- for event_name, source in sources %} when {{ sql_string(event_name) }} then {{ source }}{% endfor %} end
+                    {%- endset %}
+                    list_transform([{{ value }}], lambda pii_field: ({{ pii_safe_json('pii_field', spec) }}))[1]
+                    {{- ',' if not loop.last }}
                 {%- endfor %}
-                when {{ sql_string(event_name) }} then
-                {%- if kept %}
-                    cast('{' || concat_ws(
-                        ','
-                    {%- for name, spec in kept %}
-                        {%- set value = plan_value(event, section, name) %}
-                        , {{ sql_string(tojson(name) ~ ':') }} || coalesce(
-                            cast(({{ pii_safe_json(value, spec) }}) as varchar),
-                            case when json_type({{ value }}) = 'NULL' then 'null' end
-                        )
-                    {%- endfor %}
-                    ) || '}' as json)
-                {%- else %} '{}'::json
-                {%- endif %}
-            {%- endfor %}
-            end
+                ]],
+                lambda pii_safe_fields: case {{ event_name_column }}
+                {%- for event_name in declaring %}
+                    when {{ sql_string(event_name) }} then
+                    {%- if kept[event_name] %}
+                        cast('{' || concat_ws(
+                            ','
+                        {%- for name, index, value in kept[event_name] %}
+                            , {{ sql_string(tojson(name) ~ ':') }} || coalesce(
+                                cast(pii_safe_fields[{{ index }}] as varchar),
+                                case when json_type({{ value }}) = 'NULL' then 'null' end
+                            )
+                        {%- endfor %}
+                        ) || '}' as json)
+                    {%- else %} '{}'::json
+                    {%- endif %}
+                {%- endfor %}
+                end
+            )[1]
+            {%- else %}
+            '{}'::json
+            {%- endif %}
         else {{ object_column }}
     end
 {%- endmacro %}

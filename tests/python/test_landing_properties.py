@@ -339,10 +339,12 @@ def timestamps(draw: st.DrawFn) -> str:
 def segment_messages(draw: st.DrawFn) -> bytes:
     """A valid message, its messageId from a small pool so that copies meet within and across batches."""
     user = draw(st.sampled_from([None, "u1", "u2"]))
+    # a server receives a message after it happened (a later time is implausible_timestamp)
+    occurred, received = sorted([draw(timestamps()), draw(timestamps())])
     body = message(
         draw(st.sampled_from(IDS)),
-        draw(timestamps()),
-        received_at=draw(timestamps()),
+        occurred,
+        received_at=received,
         event=draw(st.sampled_from(["product_viewed", "signup_started", "checkout_started"])),
         anonymous_id=draw(st.sampled_from(DEVICES)),
         user_id=user,
