@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	mkdir -p .test
-	$(BIN)/sqlfluff lint models tests > .test/sqlfluff.log 2>&1; status=$$?; cat .test/sqlfluff.log; exit $$status
+	$(BIN)/sqlfluff lint models tests --processes 2 > .test/sqlfluff.log 2>&1; status=$$?; cat .test/sqlfluff.log; exit $$status
 	# sqlfluff passes a model it could not compile, with a warning: that must fail the lint.
 	! grep -n "Skipped file" .test/sqlfluff.log
 	$(BIN)/event-analytics plan check
