@@ -227,19 +227,25 @@
   without the object.
   Most objects need no change, and rebuilding each from its values measured 1.9 s per million lines,
   so an object passes as sent (its own key order and spacing) unless the event declares a personal
-  field in the section or section_passes_as_sent finds something a rebuild could change. A rebuild
-  assembles the object as text from the values' own JSON and casts it once (json_object with
-  json_merge_patch exhausted a 3.5 GB memory limit at 10M events).
-  Each distinct field (name and spec) is made safe once, whichever events declare it, and the
-  events' objects are assembled from those values: the e-commerce events share their product
-  fields, and repeating each field's patterns per event made DuckDB spend seconds planning staging.
+  field in the section or section_passes_as_sent finds something a rebuild could change
+  (pii_section_rebuilt). A rebuild takes the declared values (pii_field_values), makes each safe
+  (pii_safe_field_values), and assembles the object as text from their JSON, cast once (json_object
+  with json_merge_patch exhausted a 3.5 GB memory limit at 10M events).
+  Each distinct field (name and spec) is made safe once, whichever events declare it: the e-commerce
+  events share their product fields, and repeating each field's patterns per event made DuckDB spend
+  seconds planning staging. The three steps are columns of successive CTEs, not one expression
+  binding values through a lambda: DuckDB sets up a lambda's body again for every chunk of rows, and
+  with these patterns in it that cost 25 s per million lines.
 -#}
-{% macro pii_safe_section(event_name_column, section, object_column, violations_column) -%}
+
+{#- The section's fields as pii_safe_section's macros need them: the declaring and personal events,
+    the distinct fields (name, spec, [(event, SQL of its value)]), and each event's kept fields
+    (name, 1-based index into the distinct fields, SQL of its value). -#}
+{% macro pii_section_fields(section) -%}
     {%- set events = plan_events() %}
     {%- set declaring = events | dictsort | selectattr('1.' ~ section) | map(attribute='0') | list %}
     {%- set personal = [] %}
     {%- set keys = [] %}
-    {#- (name, spec, [(event name, SQL of its value)]) per distinct field; an event's kept fields as indexes into it -#}
     {%- set fields = [] %}
     {%- set kept = {} %}
     {%- for event_name in declaring %}
@@ -255,51 +261,73 @@
                     {%- do keys.append(key) %}
                     {%- do fields.append((name, spec, [])) %}
                 {%- endif %}
-                {%- do fields[keys.index(key)][2].append((event_name, plan_value(event, section, name))) %}
-                {%- do kept[event_name].append((name, keys.index(key) + 1, plan_value(event, section, name))) %}
+                {%- set value = plan_value(event, section, name) %}
+                {%- do fields[keys.index(key)][2].append((event_name, value)) %}
+                {%- do kept[event_name].append((name, keys.index(key) + 1, value)) %}
             {%- endif %}
         {%- endfor %}
     {%- endfor %}
-    case
-        when {{ event_name_column }} is null or {{ event_name_column }} not in ({{ sql_list(declaring) }}) then null
-        when {{ object_column }} is null then '{}'::json
-        when
-            {%- if personal %} {{ event_name_column }} in ({{ sql_list(personal) }}) or{% endif %}
+    {{ return({'declaring': declaring, 'personal': personal, 'fields': fields, 'kept': kept}) }}
+{%- endmacro %}
+
+{#- Whether the row's object of the section is rebuilt rather than passed as sent. -#}
+{% macro pii_section_rebuilt(event_name_column, section, object_column, violations_column) -%}
+    {%- set plan = pii_section_fields(section) %}
+    coalesce(
+        {{ event_name_column }} in ({{ sql_list(plan['declaring']) }})
+        and {{ object_column }} is not null
+        and (
+            {%- if plan['personal'] %}{{ event_name_column }} in ({{ sql_list(plan['personal']) }}) or {% endif -%}
             not {{ section_passes_as_sent(object_column, section, violations_column, event_name_column) }}
-            then
-            {%- if fields %}
-            list_transform(
-                [[
-                {%- for name, spec, sources in fields %}
-                    {%- set value -%}
-                        case {{ event_name_column }}
-                        {%- for event_name, source in sources %} when {{ sql_string(event_name) }} then {{ source }}{% endfor %} end
-                    {%- endset %}
-                    list_transform([{{ value }}], lambda pii_field: ({{ pii_safe_json('pii_field', spec) }}))[1]
-                    {{- ',' if not loop.last }}
+        ),
+        false
+    )
+{%- endmacro %}
+
+{#- The values of the section's distinct fields on rows rebuilt (`rebuilt_column`), as a list. -#}
+{% macro pii_field_values(event_name_column, section, rebuilt_column) -%}
+    [
+    {%- for name, spec, sources in pii_section_fields(section)['fields'] %}
+        case when {{ rebuilt_column }} then case {{ event_name_column }}
+            {%- for event_name, value in sources %} when {{ sql_string(event_name) }} then {{ value }}{% endfor %} end end
+        {{- ',' if not loop.last }}
+    {%- endfor %}
+    ]::json[]
+{%- endmacro %}
+
+{#- Each of pii_field_values' values made safe by its spec (pii_safe_json), as a list. -#}
+{% macro pii_safe_field_values(section, values_column) -%}
+    [
+    {%- for name, spec, sources in pii_section_fields(section)['fields'] %}
+        ({{ pii_safe_json(values_column ~ '[' ~ loop.index ~ ']', spec) }})
+        {{- ',' if not loop.last }}
+    {%- endfor %}
+    ]::json[]
+{%- endmacro %}
+
+{#- The section's object as staging writes it, from the rebuilt flag and the safe values above. -#}
+{% macro pii_safe_section(event_name_column, section, object_column, rebuilt_column, safe_column) -%}
+    {%- set plan = pii_section_fields(section) %}
+    case
+        when {{ event_name_column }} is null or {{ event_name_column }} not in ({{ sql_list(plan['declaring']) }}) then null
+        when {{ object_column }} is null then '{}'::json
+        when {{ rebuilt_column }} then case {{ event_name_column }}
+        {%- for event_name in plan['declaring'] %}
+            when {{ sql_string(event_name) }} then
+            {%- if plan['kept'][event_name] %}
+                cast('{' || concat_ws(
+                    ','
+                {%- for name, index, value in plan['kept'][event_name] %}
+                    , {{ sql_string(tojson(name) ~ ':') }} || coalesce(
+                        cast({{ safe_column }}[{{ index }}] as varchar),
+                        case when json_type({{ value }}) = 'NULL' then 'null' end
+                    )
                 {%- endfor %}
-                ]],
-                lambda pii_safe_fields: case {{ event_name_column }}
-                {%- for event_name in declaring %}
-                    when {{ sql_string(event_name) }} then
-                    {%- if kept[event_name] %}
-                        cast('{' || concat_ws(
-                            ','
-                        {%- for name, index, value in kept[event_name] %}
-                            , {{ sql_string(tojson(name) ~ ':') }} || coalesce(
-                                cast(pii_safe_fields[{{ index }}] as varchar),
-                                case when json_type({{ value }}) = 'NULL' then 'null' end
-                            )
-                        {%- endfor %}
-                        ) || '}' as json)
-                    {%- else %} '{}'::json
-                    {%- endif %}
-                {%- endfor %}
-                end
-            )[1]
-            {%- else %}
-            '{}'::json
+                ) || '}' as json)
+            {%- else %} '{}'::json
             {%- endif %}
+        {%- endfor %}
+        end
         else {{ object_column }}
     end
 {%- endmacro %}

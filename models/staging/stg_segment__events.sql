@@ -353,6 +353,21 @@ planned as (
     from timed
 ),
 
+-- Fields with a nested spec (an array of products, say) are checked once each, apart from the events' CASE
+nested as (
+    select
+        *,
+        {{ plan_nested_values('event_name') }} as nested_values
+    from planned
+),
+
+nested_checked as (
+    select
+        *,
+        {{ plan_nested_checks() }} as nested_violations
+    from nested
+),
+
 checked as (
     select
         *,
@@ -362,7 +377,7 @@ checked as (
                 then 'event name holds personal data'
             else {{ plan_violations('event_name') }}
         end as plan_violations
-    from planned
+    from nested_checked
 ),
 
 classified as (
@@ -395,6 +410,33 @@ classified as (
             'receivedAt: ' || received_at_problem || ', event time used'
         ), '') as violations
     from checked
+),
+
+-- Properties and traits objects that cannot pass as sent are rebuilt from their declared values,
+-- each made safe by its spec (macros/pii/pii.sql)
+rebuilt_sections as (
+    select
+        *,
+        {{ pii_section_rebuilt('event_name', 'properties', 'properties_object', 'plan_violations') }}
+            as properties_rebuilt,
+        {{ pii_section_rebuilt('event_name', 'traits', 'traits_object', 'plan_violations') }} as traits_rebuilt
+    from classified
+),
+
+rebuilt_values as (
+    select
+        *,
+        {{ pii_field_values('event_name', 'properties', 'properties_rebuilt') }} as properties_values,
+        {{ pii_field_values('event_name', 'traits', 'traits_rebuilt') }} as traits_values
+    from rebuilt_sections
+),
+
+safe_sections as (
+    select
+        *,
+        {{ pii_safe_field_values('properties', 'properties_values') }} as safe_properties,
+        {{ pii_safe_field_values('traits', 'traits_values') }} as safe_traits
+    from rebuilt_values
 )
 
 select
@@ -447,7 +489,8 @@ select
     -- page and screen calls' name and category: free text
     case when event_type in ('page', 'screen') then {{ redact_free_text('name_text') }} end as page_name,
     case when event_type in ('page', 'screen') then {{ redact_free_text('category_text') }} end as page_category,
-    {{ pii_safe_section('event_name', 'properties', 'properties_object', 'plan_violations') }} as properties,
-    {{ pii_safe_section('event_name', 'traits', 'traits_object', 'plan_violations') }} as traits,
+    {{ pii_safe_section('event_name', 'properties', 'properties_object', 'properties_rebuilt', 'safe_properties') }}
+        as properties,
+    {{ pii_safe_section('event_name', 'traits', 'traits_object', 'traits_rebuilt', 'safe_traits') }} as traits,
     {{ run_timestamp() }} as _loaded_at
-from classified
+from safe_sections

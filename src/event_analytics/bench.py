@@ -341,7 +341,11 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
     def land(path: Path) -> None:
         target = landing / path.relative_to(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(path)
+        # A hard link, not a symlink: landing does not follow symlinks unless told to.
+        try:
+            target.hardlink_to(path)
+        except OSError:  # another file system
+            shutil.copy2(path, target)
 
     for path in full_files:
         land(path)
