@@ -141,3 +141,27 @@
             and stored_sessions.session_index >= rebuilt_parts.first_rebuilt_index
     {%- endif %}
 {% endmacro %}
+
+{#-
+  The rows of this incremental pair model (`keys`: its key columns; `carried`: the other columns
+  kept) among `scope` (a condition on `earlier_pairs`) that `current` (the CTE of the pairs rebuilt
+  now) no longer holds. They are kept, as retired, so that models downstream learn which keys to
+  recompute: stamped with this run's time when they retire, keeping that stamp afterwards.
+-#}
+{% macro retired_pairs(keys, carried, current, scope) %}
+    select
+        {%- for column in keys + carried %}
+        earlier_pairs.{{ column }},
+        {%- endfor %}
+        case
+            when earlier_pairs.is_current then {{ run_timestamp() }}
+            else earlier_pairs._processed_at
+        end as _processed_at
+    from {{ this }} as earlier_pairs
+    anti join {{ current }}
+        on
+        {%- for column in keys %}
+            {{ 'and ' if not loop.first }}earlier_pairs.{{ column }} = {{ current }}.{{ column }}
+        {%- endfor %}
+    where {{ scope }}
+{% endmacro %}

@@ -64,21 +64,12 @@ current_pairs as (
 
 {% if is_incremental() %}
     retired_pairs as (
-        select
-            earlier_pairs.group_id,
-            earlier_pairs.user_key,
-            earlier_pairs.first_seen_at,
-            earlier_pairs.last_seen_at,
-            case
-                when earlier_pairs.is_current then {{ run_timestamp() }}
-                else earlier_pairs._processed_at
-            end as _processed_at
-        from {{ this }} as earlier_pairs
-        anti join current_pairs
-            on
-                earlier_pairs.group_id = current_pairs.group_id
-                and earlier_pairs.user_key = current_pairs.user_key
-        where earlier_pairs.group_id in (select affected_groups.group_id from affected_groups)
+        {{ retired_pairs(
+            ['group_id', 'user_key'],
+            ['first_seen_at', 'last_seen_at'],
+            'current_pairs',
+            'earlier_pairs.group_id in (select affected_groups.group_id from affected_groups)',
+        ) }}
     ),
 {% endif %}
 

@@ -46,19 +46,12 @@ current_pairs as (
 
 {% if is_incremental() %}
     retired_pairs as (
-        select
-            earlier_pairs.partition_key,
-            earlier_pairs.user_key,
-            case
-                when earlier_pairs.is_current then {{ run_timestamp() }}
-                else earlier_pairs._processed_at
-            end as _processed_at
-        from {{ this }} as earlier_pairs
-        anti join current_pairs
-            on
-                earlier_pairs.partition_key = current_pairs.partition_key
-                and earlier_pairs.user_key = current_pairs.user_key
-        where earlier_pairs.partition_key in (select touched_partitions.partition_key from touched_partitions)
+        {{ retired_pairs(
+            ['partition_key', 'user_key'],
+            [],
+            'current_pairs',
+            'earlier_pairs.partition_key in (select touched_partitions.partition_key from touched_partitions)',
+        ) }}
     ),
 {% endif %}
 
