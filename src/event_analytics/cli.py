@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,10 +29,23 @@ app.add_typer(suites_app, name="suites")
 WEBHOOK_VARIABLE = "EVENT_ANALYTICS_ALERT_WEBHOOK"
 UNMATCHED_SHOWN = 5
 console = Console(stderr=True)
+SERVING_OPTION = typer.Option(
+    "--serving",
+    help="Folder of the serving copy BI tools read "
+    "($EVENT_ANALYTICS_SERVING_DIR; default serving/ beside the warehouse).",
+)
+WAIT_OPTION = typer.Option("--wait", help="Seconds to wait for another run holding the warehouse (default: none).")
+
+
+# Said before the reason when a run fails (exit 1 or 3): the reason stays the last line on stderr.
+failure_notes: list[str] = []
 
 
 def fail(code: int, reason: str) -> typer.Exit:
     """One line on stderr, then the exit code."""
+    if code in (project.EXIT_VALIDATION_FAILED, project.EXIT_PIPELINE_ERROR):
+        for note in failure_notes:
+            typer.echo(note, err=True)
     typer.echo(f"event-analytics: {reason}", err=True)
     return typer.Exit(code)
 
@@ -103,14 +118,99 @@ def run(
             "For development: a scheduled run must set the variable.",
         ),
     ] = False,
+    serving: Annotated[Path | None, SERVING_OPTION] = None,
+    wait: Annotated[float, WAIT_OPTION] = 0,
 ) -> None:
-    """Run the pipeline (dbt build, then the GX suites), incremental unless --full-refresh."""
+    """Run the pipeline: dbt build, the GX suites, then publish the marts to the serving copy.
+
+    Incremental unless --full-refresh. A run that fails publishes nothing: BI tools keep the last
+    good serving copy."""
+    from event_analytics.serving import last_published
+
+    warehouse = warehouse or project.default_warehouse()
+    serving_dir = serving or default_serving_dir(warehouse)
+    with holding(warehouse, wait):
+        failure_notes[:] = [not_published(serving_dir, "this run failed")]
+        try:
+            built = build_and_audit(
+                landing, warehouse, serving_dir, full_refresh, vars, verbose, skip_validation, unit_tests, dev_key
+            )
+        finally:
+            failure_notes.clear()
+        if skip_validation:
+            say_not_published(serving_dir, "--skip-validation leaves the audit unfinished")
+        elif built or last_published(serving_dir) is None:
+            publish_marts(warehouse, serving_dir)
+
+
+def default_serving_dir(warehouse: Path) -> Path:
+    from event_analytics.serving import default_serving_dir as serving_dir
+
+    return serving_dir(warehouse)
+
+
+@contextlib.contextmanager
+def holding(warehouse: Path, wait: float) -> Iterator[None]:
+    """The warehouse's lock for the block; exit 4 with one line when another process holds it."""
+    import duckdb
+
+    from event_analytics.locking import Busy, duckdb_lock_conflict, warehouse_lock
+
+    try:
+        with warehouse_lock(warehouse, wait):
+            yield
+    except Busy as exc:
+        raise fail(project.EXIT_BUSY, str(exc)) from None
+    except duckdb.IOException as exc:
+        conflict = duckdb_lock_conflict(str(exc), warehouse)
+        if conflict is None:
+            raise
+        raise fail(project.EXIT_BUSY, conflict) from None
+
+
+def not_published(serving: Path, why: str) -> str:
+    from event_analytics.serving import last_published
+
+    last = last_published(serving)
+    since = f"the copy published at {last['published_at']}" if last else "no copy yet"
+    return f"not published ({why}): BI tools keep {since} in {serving}"
+
+
+def say_not_published(serving: Path, why: str) -> None:
+    typer.echo(not_published(serving, why), err=True)
+
+
+def publish_marts(warehouse: Path, serving: Path) -> None:
+    from event_analytics.serving import publish
+
+    try:
+        published = publish(warehouse, serving)
+    except (OSError, RuntimeError) as exc:
+        raise fail(project.EXIT_PIPELINE_ERROR, f"publishing to {serving} failed: {exc}") from exc
+    rows = sum(published.marts.values())
+    typer.echo(
+        f"published {len(published.marts)} marts ({rows:,} rows) to {serving} at {published.published_at}", err=True
+    )
+
+
+def build_and_audit(
+    landing: str | None,
+    warehouse: Path,
+    serving: Path,
+    full_refresh: bool,
+    vars: str | None,
+    verbose: bool,
+    skip_validation: bool,
+    unit_tests: bool,
+    dev_key: bool,
+) -> bool:
+    """dbt build and the GX suites; False when there was nothing to do. Exits on failure."""
     from event_analytics.ingest import plan_load
+    from event_analytics.locking import duckdb_lock_conflict
     from event_analytics.pipeline import landing_location, parse_vars, run_dbt
     from event_analytics.quality.checks import preload_gx
     from event_analytics.state import nothing_to_do, record_success, validated_through
 
-    warehouse = warehouse or project.default_warehouse()
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
         pii_key, key_note = resolve_pii_key(warehouse, allow_local=dev_key)
@@ -132,7 +232,7 @@ def run(
                 "nothing to do: no new landing files, project files or vars since the last successful run", err=True
             )
             print_summary(warehouse, None)
-            return
+            return False
         changed_since = None if full_refresh else validated_through(warehouse, run_state)
         gx_loading = None if skip_validation else preload_gx()
         result = run_dbt(
@@ -151,6 +251,9 @@ def run(
     if gx_loading is not None:
         gx_loading.join()
     if not result.ok:
+        conflict = duckdb_lock_conflict(result.output, warehouse)
+        if conflict is not None:
+            raise fail(project.EXIT_BUSY, conflict)
         if not verbose:
             console.print(result.output[-4000:], markup=False, highlight=False)
         code = project.EXIT_VALIDATION_FAILED if result.only_tests_failed else project.EXIT_PIPELINE_ERROR
@@ -159,7 +262,13 @@ def run(
     since = started.isoformat(sep=" ")
     rejected = rejected_files(warehouse, since)
     if not skip_validation:
-        run_validation(warehouse, changed_since=changed_since, dbt_tested=True, rejected_files_since=since)
+        run_validation(
+            warehouse,
+            changed_since=changed_since,
+            dbt_tested=True,
+            rejected_files_since=since,
+            alert_footer=not_published(serving, "this run failed"),
+        )
     # Recorded once the suites pass (a failing run is redone, and alerts again, next time), also
     # when files were rejected: they are listed, and rejected again, by every run until fixed.
     record_success(warehouse, run_state, validated=not skip_validation)
@@ -169,6 +278,7 @@ def run(
             f"{len(rejected)} landing file(s) rejected: see quarantine.rejected_files and README "
             "(Pointing it at your exports)",
         )
+    return True
 
 
 def report_landing(plan: LoadPlan) -> None:
@@ -213,6 +323,7 @@ def run_validation(
     changed_since: str | None = None,
     dbt_tested: bool = False,
     rejected_files_since: str | None = None,
+    alert_footer: str = "",
 ) -> None:
     """Run the suites, print the outcome; exit 1 listing the failures. With `changed_since`, rows
     built before it are left out of row-by-row expectations (checks.scoped_to_changed_rows); with
@@ -229,6 +340,7 @@ def run_validation(
             changed_since=changed_since,
             dbt_tested=dbt_tested,
             rejected_files_since=rejected_files_since,
+            alert_footer=alert_footer,
         )
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
@@ -262,9 +374,27 @@ def validate(
     data_docs: Annotated[
         Path | None, typer.Option(help="Data Docs folder (default data_docs beside the warehouse).")
     ] = None,
+    wait: Annotated[float, WAIT_OPTION] = 0,
 ) -> None:
     """Run the GX suites against the warehouse; alert $EVENT_ANALYTICS_ALERT_WEBHOOK on failure."""
-    run_validation(warehouse or project.default_warehouse(), data_docs)
+    warehouse = warehouse or project.default_warehouse()
+    with holding(warehouse, wait):
+        run_validation(warehouse, data_docs)
+
+
+@app.command()
+def publish(
+    warehouse: Annotated[Path | None, typer.Option(help="DuckDB file (default warehouse/events.duckdb).")] = None,
+    serving: Annotated[Path | None, SERVING_OPTION] = None,
+    wait: Annotated[float, WAIT_OPTION] = 0,
+) -> None:
+    """Publish the working warehouse's marts to the serving copy, as a passing run does (after a
+    person has reviewed a failed audit, say)."""
+    warehouse = warehouse or project.default_warehouse()
+    if not warehouse.exists():
+        raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse} does not exist: run first")
+    with holding(warehouse, wait):
+        publish_marts(warehouse, serving or default_serving_dir(warehouse))
 
 
 def print_summary(warehouse: Path, result: RunResult | None) -> None:

@@ -39,6 +39,7 @@ from event_analytics.landing import (
     list_landing,
     opener,
 )
+from event_analytics.locking import DUCKDB_LOCK_MESSAGE
 from event_analytics.project import ConfigError
 from event_analytics.reader import LINES_SCHEMA, FileCounts, UnreadableFile, read_lines
 
@@ -108,6 +109,8 @@ def ledger(warehouse: Path) -> dict[str, tuple[int, int, str | None]] | None:
                 return None
             rows = con.execute(f"select path, size_bytes, epoch_us(modified_at), etag from {LEDGER}").fetchall()
     except duckdb.IOException as exc:
+        if DUCKDB_LOCK_MESSAGE in str(exc):
+            raise  # another process has the file open: busy, not misconfigured (locking.py)
         raise ConfigError(f"{warehouse} cannot be opened: {exc}") from exc
     return {path: (size, modified, etag) for path, size, modified, etag in rows}
 

@@ -11,6 +11,7 @@ import yaml
 EXIT_VALIDATION_FAILED = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_PIPELINE_ERROR = 3
+EXIT_BUSY = 4
 
 
 def project_dir() -> Path:

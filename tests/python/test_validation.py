@@ -159,6 +159,11 @@ def test_faults_are_quarantined_or_redacted_and_a_leak_alerts(
     assert "2 unexpected of 2 rows" in alert
     assert "j***(email)" in alert
     assert PLANTED_EMAIL not in alert
+    # the suites failed: nothing is published, and the alert says which copy BI tools keep
+    assert "not published (this run failed): BI tools keep the copy published at" in alert
+    served = tmp_path / "serving" / "analytics.duckdb"
+    assert query(served, "select count(*) from duckdb_tables() where table_name = 'contact_export'") == [(0,)]
+    assert query(warehouse, "select count(*) from marts.contact_export") == [(2,)]
     # Data Docs show the failure, the value masked as in the alert: no page holds the address
     pages = [page.read_text(errors="replace") for page in (tmp_path / "data_docs").rglob("*.html")]
     assert any("contact_note" in page for page in pages)

@@ -43,6 +43,14 @@ class FailedExpectationsAlert(SlackNotificationAction):
     type: Literal["event_analytics_failed_expectations"] = "event_analytics_failed_expectations"
     # The plan's PII patterns: offending values are masked with them before they leave.
     masking_patterns: dict[str, str] = {}
+    # What the run does about the failure (it publishes nothing), said once, last.
+    footer: str = ""
+
+    def _send_slack_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.footer:
+            footer = {"type": "section", "text": {"type": "mrkdwn", "text": self.footer}}
+            payload.setdefault("blocks", []).append(footer)
+        return super()._send_slack_notification(payload)
 
     def _render_validation_result(
         self, result_identifier: Any, result: Any, action_context: Any = None

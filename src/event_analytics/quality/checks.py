@@ -206,6 +206,7 @@ def validate_warehouse(
     changed_since: str | None = None,
     dbt_tested: bool = False,
     rejected_files_since: str | None = None,
+    alert_footer: str = "",
 ) -> ValidationReport:
     """Run every suite; failures come back (masked), alerts and Data Docs go out as GX actions.
 
@@ -214,6 +215,7 @@ def validate_warehouse(
     is wrong (measured at 10M events: a third of validation). Only when something failed does a
     second pass run with counts and examples, and alert. With `rejected_files_since` (a run's
     start), a landing file rejected since then (quarantine.rejected_files) fails validation too.
+    `alert_footer` ends the alert: what the run does about the failure (it publishes nothing).
     """
     if not warehouse.is_file():
         raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
@@ -234,6 +236,7 @@ def validate_warehouse(
             data_docs,
             webhook,
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES_SHOWN},
+            alert_footer=alert_footer,
         )
     # GX's objects are gone now; collecting them closes the last DuckDB handle (gx_compat, fact 4).
     gc.collect()
@@ -253,6 +256,7 @@ def _run_checkpoint(
     data_docs: Path | None,
     webhook: str | None,
     result_format: dict[str, Any],
+    alert_footer: str = "",
 ) -> tuple[int, list[Failure]]:
 
     import great_expectations as gx
@@ -322,7 +326,11 @@ def _run_checkpoint(
         if webhook:
             actions.append(
                 FailedExpectationsAlert(
-                    name="alert_owners", slack_webhook=webhook, notify_on="failure", masking_patterns=patterns
+                    name="alert_owners",
+                    slack_webhook=webhook,
+                    notify_on="failure",
+                    masking_patterns=patterns,
+                    footer=alert_footer,
                 )
             )
         checkpoint = context.checkpoints.add(

@@ -1,0 +1,183 @@
+"""Publish the audited marts to a serving copy that BI tools read while runs go on.
+
+Write-audit-publish: `run` builds the working warehouse, audits it (dbt tests, GX suites), and only
+then publishes, into the serving folder (default `warehouse/serving`, or --serving /
+$EVENT_ANALYTICS_SERVING_DIR):
+
+- `analytics.duckdb`: the `marts` schema alone, with the table and column comments that dbt's
+  persist_docs wrote to the working warehouse. It is written under a temporary name and renamed
+  over the old one: a reader that has the old file open keeps reading that snapshot, a new reader
+  opens the new one, and no reader ever holds a lock on the working warehouse.
+- `parquet/<mart>.parquet` (zstd): `parquet` is a symlink to `versions/<publish id>/`, switched by
+  a rename; the last KEPT_VERSIONS versions stay, so a reader part way through a folder finishes it.
+- `manifest.json`: the publish id, when, the landing files and rows it covers, each mart's row
+  count and columns.
+
+Nothing else of the working warehouse (quarantine, staging, intermediate, meta: raw text and
+personal data among them) is copied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from event_analytics.project import project_dir
+
+SERVING_VARIABLE = "EVENT_ANALYTICS_SERVING_DIR"
+SERVED_SCHEMA = "marts"
+DATABASE_NAME = "analytics.duckdb"
+PARQUET_LINK = "parquet"
+VERSIONS = "versions"
+MANIFEST = "manifest.json"
+KEPT_VERSIONS = 3
+
+
+def default_serving_dir(warehouse: Path) -> Path:
+    """$EVENT_ANALYTICS_SERVING_DIR, else `serving/` beside the working warehouse."""
+    override = os.environ.get(SERVING_VARIABLE)
+    if override:
+        return Path(override) if Path(override).is_absolute() else project_dir() / override
+    return warehouse.parent / "serving"
+
+
+@dataclass(frozen=True)
+class Published:
+    publish_id: str
+    published_at: str
+    folder: Path
+    marts: dict[str, int]  # mart -> rows
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def publish(warehouse: Path, serving: Path) -> Published:
+    """Copy the working warehouse's marts to `serving` (see the module's docstring)."""
+    now = dt.datetime.now(dt.UTC)
+    publish_id = now.strftime("%Y%m%dT%H%M%S%fZ")  # sorts by time: prune_versions relies on it
+    serving.mkdir(parents=True, exist_ok=True)
+    for leftover in serving.glob(".*.tmp*"):  # from a publish that was killed (the caller holds the lock)
+        leftover.unlink(missing_ok=True)
+    temporary = serving / f".{DATABASE_NAME}.{os.getpid()}.tmp"
+    version = serving / VERSIONS / publish_id
+    shutil.rmtree(version, ignore_errors=True)
+    version.mkdir(parents=True)
+    try:
+        with duckdb.connect(str(temporary)) as con:
+            con.execute(f"attach {literal(str(warehouse))} as working (read_only)")
+            marts = mart_descriptions(con)
+            if not marts:
+                raise RuntimeError(f"{warehouse} holds no {SERVED_SCHEMA} tables: nothing to publish")
+            con.execute(f"create schema {SERVED_SCHEMA}")
+            counts: dict[str, int] = {}
+            for name, (comment, columns) in marts.items():
+                source = f"working.{SERVED_SCHEMA}.{quoted(name)}"
+                target = f"{SERVED_SCHEMA}.{quoted(name)}"
+                con.execute(f"create table {target} as select * from {source}")
+                if comment:
+                    con.execute(f"comment on table {target} is {literal(comment)}")
+                for column, column_comment in columns:
+                    if column_comment:
+                        con.execute(f"comment on column {target}.{quoted(column)} is {literal(column_comment)}")
+                counts[name] = con.execute(f"select count(*) from {target}").fetchone()[0]
+                parquet = version / f"{name}.parquet"
+                con.execute(f"copy {target} to {literal(str(parquet))} (format parquet, compression zstd)")
+            covered = landing_coverage(con)
+            columns_of = {name: [c for c, _ in columns] for name, (_, columns) in marts.items()}
+            con.execute("detach working")
+            con.execute("checkpoint")
+        manifest = {
+            "publish_id": publish_id,
+            "published_at": now.isoformat(timespec="seconds"),
+            "warehouse": str(warehouse),
+            "landing": covered,
+            "marts": {name: {"rows": counts[name], "columns": columns_of[name]} for name in marts},
+        }
+        # DuckDB would replay a write-ahead log left beside the name into the new file
+        (serving / f"{DATABASE_NAME}.wal").unlink(missing_ok=True)
+        os.replace(temporary, serving / DATABASE_NAME)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        shutil.rmtree(version, ignore_errors=True)
+        raise
+    switch_link(serving / PARQUET_LINK, Path(VERSIONS) / publish_id)
+    write_atomically(serving / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    prune_versions(serving / VERSIONS, keep=publish_id)
+    return Published(publish_id, manifest["published_at"], serving, counts)
+
+
+def mart_descriptions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, list[tuple[str, str | None]]]]:
+    """Each mart table of the attached working warehouse: its comment and (column, comment) list."""
+    # fct_events is a view over its intermediate model: the serving copy stores its rows
+    tables = con.execute(
+        "select table_name, comment from duckdb_tables() where database_name = 'working' and schema_name = ? "
+        "union all "
+        "select view_name, comment from duckdb_views() where database_name = 'working' and schema_name = ? "
+        "order by 1",
+        [SERVED_SCHEMA, SERVED_SCHEMA],
+    ).fetchall()
+    result = {}
+    for name, comment in tables:
+        columns = con.execute(
+            "select column_name, comment from duckdb_columns() "
+            "where database_name = 'working' and schema_name = ? and table_name = ? order by column_index",
+            [SERVED_SCHEMA, name],
+        ).fetchall()
+        result[name] = (comment, columns)
+    return result
+
+
+def landing_coverage(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The landing files the working warehouse has loaded, and their lines (meta.landing_files)."""
+    try:
+        files, lines = con.execute(
+            "select count(*), coalesce(sum(lines), 0) from working.meta.landing_files"
+        ).fetchone()
+    except duckdb.Error:
+        return {"files": 0, "lines": 0}
+    return {"files": files, "lines": int(lines)}
+
+
+def switch_link(link: Path, target: Path) -> None:
+    """Point `link` at `target` by renaming a new symlink over it (readers see one or the other)."""
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)  # a folder left by hand: the link takes its place
+    fresh = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    fresh.unlink(missing_ok=True)
+    fresh.symlink_to(target, target_is_directory=True)
+    os.replace(fresh, link)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fresh.write_text(text)
+    os.replace(fresh, path)
+
+
+def prune_versions(versions: Path, keep: str) -> None:
+    """Keep the newest KEPT_VERSIONS versions (publish ids sort by time), `keep` always."""
+    names = sorted(p.name for p in versions.iterdir() if p.is_dir())
+    for name in names[:-KEPT_VERSIONS]:
+        if name != keep:
+            shutil.rmtree(versions / name, ignore_errors=True)
+
+
+def last_published(serving: Path) -> dict[str, Any] | None:
+    """The manifest of the serving copy, if one was published."""
+    try:
+        return json.loads((serving / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
