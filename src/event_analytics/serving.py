@@ -76,7 +76,7 @@ def publish(warehouse: Path, serving: Path) -> Published:
     shutil.rmtree(version, ignore_errors=True)
     version.mkdir(parents=True)
     try:
-        with duckdb.connect(str(temporary)) as con:
+        with duckdb.connect(str(temporary), config={"enable_progress_bar": False}) as con:
             con.execute(f"attach {literal(str(warehouse))} as working (read_only)")
             marts = mart_descriptions(con)
             if not marts:
