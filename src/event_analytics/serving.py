@@ -76,7 +76,8 @@ def publish(warehouse: Path, serving: Path) -> Published:
     shutil.rmtree(version, ignore_errors=True)
     version.mkdir(parents=True)
     try:
-        with duckdb.connect(str(temporary), config={"enable_progress_bar": False}) as con:
+        with duckdb.connect(str(temporary)) as con:
+            con.execute("set enable_progress_bar = false")  # it would print on the run's stdout
             con.execute(f"attach {literal(str(warehouse))} as working (read_only)")
             marts = mart_descriptions(con)
             if not marts:
