@@ -139,7 +139,8 @@ def run(
             failure_notes.clear()
         if skip_validation:
             say_not_published(serving_dir, "--skip-validation leaves the audit unfinished")
-        elif built or last_published(serving_dir) is None:
+        elif not built and last_published(serving_dir) is None:
+            # nothing new, but never published (a warehouse from before the serving copy, say)
             publish_marts(warehouse, serving_dir)
 
 
@@ -204,7 +205,8 @@ def build_and_audit(
     unit_tests: bool,
     dev_key: bool,
 ) -> bool:
-    """dbt build and the GX suites; False when there was nothing to do. Exits on failure."""
+    """dbt build, the GX suites, and the publish when both pass; False when there was nothing to
+    do. Exits on failure."""
     from event_analytics.ingest import plan_load
     from event_analytics.locking import duckdb_lock_conflict
     from event_analytics.pipeline import landing_location, parse_vars, run_dbt
@@ -269,6 +271,9 @@ def build_and_audit(
             rejected_files_since=since,
             alert_footer=not_published(serving, "this run failed"),
         )
+    if not skip_validation and not rejected:
+        # Before the success is recorded: a run whose publish fails is redone, and publishes, next time.
+        publish_marts(warehouse, serving)
     # Recorded once the suites pass (a failing run is redone, and alerts again, next time), also
     # when files were rejected: they are listed, and rejected again, by every run until fixed.
     record_success(warehouse, run_state, validated=not skip_validation)

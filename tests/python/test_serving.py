@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from conftest import message, write_lines
 from event_analytics.cli import app
-from event_analytics.project import EXIT_BUSY, EXIT_VALIDATION_FAILED, project_dir
+from event_analytics.project import EXIT_BUSY, EXIT_PIPELINE_ERROR, EXIT_VALIDATION_FAILED, project_dir
 from event_analytics.serving import KEPT_VERSIONS, publish
 
 runner = CliRunner()
@@ -235,3 +235,23 @@ def test_a_duckdb_session_on_the_working_file_gives_one_line_and_exit_4(tmp_path
         f"event-analytics: pid {holder.pid} has {warehouse} open (DuckDB's file lock): close that session, "
         "or read the serving copy instead"
     ]
+
+
+def test_a_run_whose_publish_failed_is_redone_and_publishes_next_time(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    day_of_events(landing, 1)
+    warehouse = tmp_path / "events.duckdb"
+    serving = tmp_path / "serving"
+    serving.write_text("not a folder")  # the publish cannot write there
+    result = run_cli(landing, warehouse)
+    assert result.exit_code == EXIT_PIPELINE_ERROR, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith(f"event-analytics: publishing to {serving} failed")
+    serving.unlink()
+    # nothing new in the landing folder, but the last run did not finish: it is redone
+    result = run_cli(landing, warehouse)
+    assert result.exit_code == 0, result.output
+    assert "nothing to do" not in result.stderr
+    assert rows(serving / "analytics.duckdb", "select count(*) from marts.fct_events") == [(9,)]
+    result = run_cli(landing, warehouse)
+    assert result.exit_code == 0, result.output
+    assert "nothing to do" in result.stderr
