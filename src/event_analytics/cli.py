@@ -182,12 +182,20 @@ def say_not_published(serving: Path, why: str) -> None:
 
 
 def publish_marts(warehouse: Path, serving: Path) -> None:
+    import duckdb
+    from filelock import Timeout
+
+    from event_analytics.locking import duckdb_lock_conflict
     from event_analytics.serving import publish
 
     try:
         published = publish(warehouse, serving)
-    except (OSError, RuntimeError) as exc:
-        raise fail(project.EXIT_PIPELINE_ERROR, f"publishing to {serving} failed: {exc}") from exc
+    except (OSError, RuntimeError, duckdb.Error, Timeout) as exc:
+        conflict = duckdb_lock_conflict(str(exc), warehouse)
+        if conflict is not None:
+            raise fail(project.EXIT_BUSY, conflict) from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise fail(project.EXIT_PIPELINE_ERROR, f"publishing to {serving} failed: {reason}") from None
     rows = sum(published.marts.values())
     typer.echo(
         f"published {len(published.marts)} marts ({rows:,} rows) to {serving} at {published.published_at}", err=True
@@ -211,6 +219,7 @@ def build_and_audit(
     from event_analytics.locking import duckdb_lock_conflict
     from event_analytics.pipeline import landing_location, parse_vars, run_dbt
     from event_analytics.quality.checks import preload_gx
+    from event_analytics.serving import check_serving_dir
     from event_analytics.state import nothing_to_do, record_success, validated_through
 
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -221,6 +230,7 @@ def build_and_audit(
         dbt_vars = parse_vars(vars)
         settings = project.project_vars(dbt_vars)
         root = landing_location(landing or project.resolve_landing(settings["landing_path"]))
+        check_serving_dir(serving, warehouse, root)
         run_state = {**dbt_vars, "landing_path": root}
         plan = plan_load(root, warehouse.resolve(), {**settings, "landing_path": root}, full_refresh=full_refresh)
         report_landing(plan)
@@ -350,6 +360,11 @@ def run_validation(
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     except Exception as exc:  # GX or the warehouse failing is the pipeline's failure, not the data's
+        from event_analytics.locking import duckdb_lock_conflict
+
+        conflict = duckdb_lock_conflict(str(exc), warehouse)
+        if conflict is not None:
+            raise fail(project.EXIT_BUSY, conflict) from None
         raise fail(project.EXIT_PIPELINE_ERROR, f"validation could not run: {type(exc).__name__}: {exc}") from exc
     summary = (
         f"{report.suites} suites, {report.expectations} expectations, {len(report.failures)} failed "
@@ -398,8 +413,15 @@ def publish(
     warehouse = warehouse or project.default_warehouse()
     if not warehouse.exists():
         raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse} does not exist: run first")
+    from event_analytics.serving import check_serving_dir
+
+    serving = serving or default_serving_dir(warehouse)
+    try:
+        check_serving_dir(serving, warehouse)
+    except ConfigError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     with holding(warehouse, wait):
-        publish_marts(warehouse, serving or default_serving_dir(warehouse))
+        publish_marts(warehouse, serving)
 
 
 def print_summary(warehouse: Path, result: RunResult | None) -> None:

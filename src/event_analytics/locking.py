@@ -31,8 +31,10 @@ def lock_paths(warehouse: Path) -> tuple[Path, Path]:
 @contextmanager
 def warehouse_lock(warehouse: Path, wait_seconds: float = 0) -> Iterator[None]:
     """Hold the warehouse's lock for the block; Busy if another process holds it after `wait_seconds`."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    lock_path, holder_path = lock_paths(warehouse)
+    # the file itself, whichever path (a symlink, `..`) names it
+    real = warehouse.resolve()
+    real.parent.mkdir(parents=True, exist_ok=True)
+    lock_path, holder_path = lock_paths(real)
     lock = FileLock(str(lock_path), timeout=wait_seconds)
     try:
         lock.acquire()

@@ -22,14 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from filelock import FileLock
 
-from event_analytics.project import project_dir
+from event_analytics.project import ConfigError
 
 SERVING_VARIABLE = "EVENT_ANALYTICS_SERVING_DIR"
 SERVED_SCHEMA = "marts"
@@ -38,14 +40,45 @@ PARQUET_LINK = "parquet"
 VERSIONS = "versions"
 MANIFEST = "manifest.json"
 KEPT_VERSIONS = 3
+LOCK_NAME = ".publish.lock"
+PUBLISH_ID = re.compile(r"\d{8}T\d{12}Z")
+# What a publish writes under a temporary name (a killed publish leaves them behind)
+TEMPORARY = re.compile(r"\.(analytics\.duckdb|parquet|manifest\.json)\.\d+\.tmp(\.wal)?")
 
 
 def default_serving_dir(warehouse: Path) -> Path:
-    """$EVENT_ANALYTICS_SERVING_DIR, else `serving/` beside the working warehouse."""
+    """$EVENT_ANALYTICS_SERVING_DIR (relative to the working directory, as --serving is), else
+    `serving/` beside the working warehouse."""
     override = os.environ.get(SERVING_VARIABLE)
     if override:
-        return Path(override) if Path(override).is_absolute() else project_dir() / override
+        return Path(override)
     return warehouse.parent / "serving"
+
+
+def check_serving_dir(serving: Path, warehouse: Path, landing: str | None = None) -> None:
+    """Refuse a serving folder a publish would damage or that would feed back into the pipeline."""
+    for path in (serving, warehouse):
+        if "?" in str(path.resolve()):
+            raise ConfigError(f"{path}: DuckDB cannot open files under a path with '?'")
+    if (serving / DATABASE_NAME).resolve() == warehouse.resolve():
+        raise ConfigError(f"{serving / DATABASE_NAME} is the working warehouse: the serving copy needs its own folder")
+    if landing is not None and "://" not in landing and serving.resolve().is_relative_to(Path(landing).resolve()):
+        raise ConfigError(f"{serving} is inside the landing folder {landing}: its files would be read as events")
+    if serving.exists() and not serving.is_dir():
+        raise ConfigError(f"{serving} is not a folder")
+    if serving.is_dir() and not (serving / MANIFEST).exists():
+        foreign = [path.name for path in serving.iterdir() if not is_publish_file(path)]
+        if foreign:
+            raise ConfigError(
+                f"{serving} holds {foreign[0]!r} and no {MANIFEST}: not a serving copy; give an empty or new folder"
+            )
+
+
+def is_publish_file(path: Path) -> bool:
+    """Whether a publish writes this (a first publish that was killed leaves some)."""
+    if path.name == PARQUET_LINK:
+        return path.is_symlink()
+    return path.name in {DATABASE_NAME, VERSIONS, MANIFEST, LOCK_NAME} or bool(TEMPORARY.fullmatch(path.name))
 
 
 @dataclass(frozen=True)
@@ -65,12 +98,21 @@ def literal(text: str) -> str:
 
 
 def publish(warehouse: Path, serving: Path) -> Published:
-    """Copy the working warehouse's marts to `serving` (see the module's docstring)."""
+    """Copy the working warehouse's marts to `serving` (see the module's docstring); one publish
+    to a folder at a time. The caller checks the folder first (check_serving_dir)."""
+    serving.mkdir(parents=True, exist_ok=True)
+    # Two warehouses may publish to one folder: one publish at a time.
+    with FileLock(str(serving / LOCK_NAME), timeout=PUBLISH_WAIT_SECONDS):
+        return publish_locked(warehouse, serving)
+
+
+PUBLISH_WAIT_SECONDS = 600
+
+
+def publish_locked(warehouse: Path, serving: Path) -> Published:
     now = dt.datetime.now(dt.UTC)
     publish_id = now.strftime("%Y%m%dT%H%M%S%fZ")  # sorts by time: prune_versions relies on it
-    serving.mkdir(parents=True, exist_ok=True)
-    for leftover in serving.glob(".*.tmp*"):  # from a publish that was killed (the caller holds the lock)
-        leftover.unlink(missing_ok=True)
+    remove_leftovers(serving)
     temporary = serving / f".{DATABASE_NAME}.{os.getpid()}.tmp"
     version = serving / VERSIONS / publish_id
     shutil.rmtree(version, ignore_errors=True)
@@ -152,10 +194,23 @@ def landing_coverage(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {"files": files, "lines": int(lines)}
 
 
+def remove_leftovers(serving: Path) -> None:
+    """What a killed publish left: its temporary files, and versions newer than the published one."""
+    for path in serving.iterdir():
+        if TEMPORARY.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+    link = serving / PARQUET_LINK
+    current = Path(os.readlink(link)).name if link.is_symlink() else ""
+    versions = serving / VERSIONS
+    for version in versions.iterdir() if versions.is_dir() else []:
+        if PUBLISH_ID.fullmatch(version.name) and version.name > current:
+            shutil.rmtree(version, ignore_errors=True)
+
+
 def switch_link(link: Path, target: Path) -> None:
     """Point `link` at `target` by renaming a new symlink over it (readers see one or the other)."""
     if link.exists() and not link.is_symlink():
-        shutil.rmtree(link)  # a folder left by hand: the link takes its place
+        raise RuntimeError(f"{link} is not the symlink a publish writes: move it away")
     fresh = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     fresh.unlink(missing_ok=True)
     fresh.symlink_to(target, target_is_directory=True)
@@ -170,7 +225,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 def prune_versions(versions: Path, keep: str) -> None:
     """Keep the newest KEPT_VERSIONS versions (publish ids sort by time), `keep` always."""
-    names = sorted(p.name for p in versions.iterdir() if p.is_dir())
+    names = sorted(p.name for p in versions.iterdir() if p.is_dir() and PUBLISH_ID.fullmatch(p.name))
     for name in names[:-KEPT_VERSIONS]:
         if name != keep:
             shutil.rmtree(versions / name, ignore_errors=True)

@@ -20,7 +20,13 @@ from typer.testing import CliRunner
 
 from conftest import message, write_lines
 from event_analytics.cli import app
-from event_analytics.project import EXIT_BUSY, EXIT_PIPELINE_ERROR, EXIT_VALIDATION_FAILED, project_dir
+from event_analytics.project import (
+    EXIT_BUSY,
+    EXIT_CONFIG_ERROR,
+    EXIT_PIPELINE_ERROR,
+    EXIT_VALIDATION_FAILED,
+    project_dir,
+)
 from event_analytics.serving import KEPT_VERSIONS, publish
 
 runner = CliRunner()
@@ -242,16 +248,98 @@ def test_a_run_whose_publish_failed_is_redone_and_publishes_next_time(tmp_path: 
     day_of_events(landing, 1)
     warehouse = tmp_path / "events.duckdb"
     serving = tmp_path / "serving"
-    serving.write_text("not a folder")  # the publish cannot write there
+    assert run_cli(landing, warehouse).exit_code == 0
+    day_of_events(landing, 2)
+    (serving / "parquet").unlink()
+    (serving / "parquet").mkdir()  # someone's folder where the link goes: the publish stops there
     result = run_cli(landing, warehouse)
     assert result.exit_code == EXIT_PIPELINE_ERROR, result.output
     assert result.stderr.strip().splitlines()[-1].startswith(f"event-analytics: publishing to {serving} failed")
-    serving.unlink()
+    (serving / "parquet").rmdir()
     # nothing new in the landing folder, but the last run did not finish: it is redone
     result = run_cli(landing, warehouse)
     assert result.exit_code == 0, result.output
     assert "nothing to do" not in result.stderr
-    assert rows(serving / "analytics.duckdb", "select count(*) from marts.fct_events") == [(9,)]
+    assert rows(serving / "analytics.duckdb", "select count(*) from marts.fct_events") == [(18,)]
+    parquet = serving / "parquet" / "fct_events.parquet"
+    assert rows(serving / "analytics.duckdb", f"select count(*) from '{parquet}'") == [(18,)]
     result = run_cli(landing, warehouse)
     assert result.exit_code == 0, result.output
     assert "nothing to do" in result.stderr
+
+
+def test_serving_folders_a_publish_would_damage_are_refused(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    day_of_events(landing, 1)
+    folder = tmp_path / "w"
+    warehouse = folder / "analytics.duckdb"  # named like the serving copy
+    assert run_cli(landing, warehouse, "--skip-validation").exit_code == 0
+    before = warehouse.read_bytes()
+
+    def publish_to(serving: str, *extra: str) -> Result:
+        return runner.invoke(app, ["publish", "--warehouse", str(warehouse), "--serving", serving, *extra])
+
+    # the working warehouse itself, a folder of someone else's files, no path, a path DuckDB misreads
+    foreign = tmp_path / "mine"
+    (foreign / "parquet").mkdir(parents=True)
+    (foreign / "parquet" / "data.txt").write_text("precious")
+    for serving, reason in [
+        (str(folder), "is the working warehouse"),
+        (str(foreign), "holds 'parquet' and no manifest.json: not a serving copy"),
+        ("", "holds"),  # an empty path is the working directory
+        (str(tmp_path / "s?x"), "DuckDB cannot open files under a path with '?'"),
+    ]:
+        result = publish_to(serving)
+        assert result.exit_code == EXIT_CONFIG_ERROR, (serving, result.output)
+        assert reason in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert warehouse.read_bytes() == before
+    assert (foreign / "parquet" / "data.txt").read_text() == "precious"
+
+    # inside the landing folder its files would be read as events
+    result = run_cli(landing, warehouse, "--serving", str(landing / "serving"))
+    assert result.exit_code == EXIT_CONFIG_ERROR
+    assert "is inside the landing folder" in result.stderr
+
+    # a killed publish's leftovers go, the published version stays
+    serving = tmp_path / "serving"
+    assert publish_to(str(serving)).exit_code == 0
+    current = os.readlink(serving / "parquet")
+    (serving / "versions" / "29991231T235959000000Z").mkdir()
+    (serving / ".analytics.duckdb.99999.tmp").write_bytes(b"half")
+    assert publish_to(str(serving)).exit_code == 0
+    kept = sorted(p.name for p in (serving / "versions").iterdir())
+    assert "29991231T235959000000Z" not in kept and current.split("/")[1] in kept
+    assert not (serving / ".analytics.duckdb.99999.tmp").exists()
+
+    # not a DuckDB file: one line, exit 3
+    garbage = tmp_path / "garbage.duckdb"
+    garbage.write_text("garbage")
+    result = runner.invoke(app, ["publish", "--warehouse", str(garbage), "--serving", str(tmp_path / "g")])
+    assert result.exit_code == EXIT_PIPELINE_ERROR
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output, result.output
+
+
+def test_the_lock_is_the_files_whichever_path_names_it(tmp_path: Path) -> None:
+    warehouse = tmp_path / "real" / "events.duckdb"
+    warehouse.parent.mkdir()
+    duckdb.connect(str(warehouse)).close()
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(warehouse)
+    holder = hold(
+        f"""
+        import time
+        from pathlib import Path
+        from event_analytics.locking import warehouse_lock
+        with warehouse_lock(Path({str(warehouse)!r})):
+            print("held", flush=True)
+            time.sleep(60)
+        """,
+        tmp_path,
+    )
+    try:
+        result = runner.invoke(app, ["publish", "--warehouse", str(link), "--serving", str(tmp_path / "s")])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == EXIT_BUSY, result.output
+    assert f"another run (pid {holder.pid}" in result.stderr
