@@ -182,21 +182,26 @@ def hold(code: str, tmp_path: Path) -> subprocess.Popen[str]:
     return holder
 
 
-def test_a_second_run_exits_4_at_once_or_waits_for_the_first(tmp_path: Path) -> None:
-    landing = tmp_path / "landing"
-    day_of_events(landing, 1)
-    warehouse = tmp_path / "events.duckdb"
-    holder = hold(
+def hold_lock(warehouse: Path, tmp_path: Path, seconds: int) -> subprocess.Popen[str]:
+    """Another process holding the warehouse's lock for `seconds`, as a running `run` does."""
+    return hold(
         f"""
         import time
         from pathlib import Path
         from event_analytics.locking import warehouse_lock
         with warehouse_lock(Path({str(warehouse)!r})):
             print("held", flush=True)
-            time.sleep(4)
+            time.sleep({seconds})
         """,
         tmp_path,
     )
+
+
+def test_a_second_run_exits_4_at_once_or_waits_for_the_first(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    day_of_events(landing, 1)
+    warehouse = tmp_path / "events.duckdb"
+    holder = hold_lock(warehouse, tmp_path, seconds=4)
     try:
         started = time.monotonic()
         result = run_cli(landing, warehouse)
@@ -325,17 +330,7 @@ def test_the_lock_is_the_files_whichever_path_names_it(tmp_path: Path) -> None:
     duckdb.connect(str(warehouse)).close()
     link = tmp_path / "link.duckdb"
     link.symlink_to(warehouse)
-    holder = hold(
-        f"""
-        import time
-        from pathlib import Path
-        from event_analytics.locking import warehouse_lock
-        with warehouse_lock(Path({str(warehouse)!r})):
-            print("held", flush=True)
-            time.sleep(60)
-        """,
-        tmp_path,
-    )
+    holder = hold_lock(warehouse, tmp_path, seconds=60)
     try:
         result = runner.invoke(app, ["publish", "--warehouse", str(link), "--serving", str(tmp_path / "s")])
     finally:
