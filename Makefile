@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SAMPLE_EVENTS ?= 200000
 
-.PHONY: install run test test-dbt test-python lint bench clean
+.PHONY: install run test test-dbt test-python lint bench clean chromium
 
 install: $(STAMP)
 
@@ -24,8 +24,12 @@ test-dbt: $(STAMP)
 	$(BIN)/event-analytics generate --out .test/dbt/landing --events 20000 --faults 0.02
 	$(BIN)/event-analytics run --dev-key --unit-tests --landing .test/dbt/landing --warehouse .test/dbt/events.duckdb
 
-test-python: $(STAMP)
+test-python: $(STAMP) chromium
 	$(BIN)/python -m pytest -n auto
+
+# The browser tests use Debian's Chromium (Playwright's own download cannot reach its host here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
