@@ -226,8 +226,10 @@ def build_and_audit(
     try:
         pii_key, key_note = resolve_pii_key(warehouse, allow_local=dev_key)
         if key_note:
+        dbt_vars, var_warnings = parse_vars(vars)
+        for warning in var_warnings:
+            typer.echo(f"warning: {warning}", err=True)
             typer.echo(key_note, err=True)
-        dbt_vars = parse_vars(vars)
         settings = project.project_vars(dbt_vars)
         root = landing_location(landing or project.resolve_landing(settings["landing_path"]))
         check_serving_dir(serving, warehouse, root)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import subprocess
@@ -16,8 +15,10 @@ from typing import Any
 
 import yaml
 
+from event_analytics.config import check_vars
 from event_analytics.ingest import PLAN_VARIABLE, LoadPlan, plan_load
 from event_analytics.landing import is_url
+from event_analytics.plan import compile_plan, read_plan
 from event_analytics.project import ConfigError, project_dir, project_vars
 from event_analytics.secrets import PII_KEY_VARIABLE
 
@@ -94,8 +95,16 @@ def stage_of(model_name: str) -> str:
     return "marts"
 
 
-def parse_vars(text: str | None) -> dict[str, Any]:
-    """dbt vars from a YAML mapping, given inline or as a path to a YAML file."""
+def parse_vars(text: str | None) -> tuple[dict[str, Any], list[str]]:
+    """dbt vars from a YAML mapping, given inline or as a path to a YAML file, checked with
+    dbt_project.yml's against the vars' schema and the tracking plan (config.py): the overrides
+    and any warnings."""
+    overrides = read_vars(text)
+    _, warnings = check_vars(overrides, compile_plan(read_plan())["events"])
+    return overrides, warnings
+
+
+def read_vars(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     source = Path(text)
@@ -110,55 +119,7 @@ def parse_vars(text: str | None) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ConfigError("--vars must be a YAML mapping, e.g. '{session_timeout_minutes: 45}'")
     refuse_templates(parsed, "--vars")
-    check_var_values(parsed)
     return parsed
-
-
-# Vars that reach SQL as numbers: (smallest allowed, whole numbers only). A text there ran as SQL
-# (`session_timeout_minutes: '(select ...)'`); the models check too, for dbt run without the CLI.
-NUMERIC_VARS = {
-    "session_timeout_minutes": (1, False),
-    "experiment_window_days": (1, False),
-    "max_event_age_days": (1, False),
-    "max_future_minutes": (0, False),
-    "quarantine_retention_days": (0, True),
-    "landing_settle_seconds": (0, False),
-    "landing_max_line_bytes": (1, True),
-    "sessionize_events_per_statement": (1, True),
-}
-# Vars whose values become SQL identifiers.
-IDENTIFIER_LIST_VARS = ("funnel_breakdowns", "experiment_guardrail_events")
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def is_number(value: Any, minimum: float, whole: bool) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return False
-    return value >= minimum and (not whole or float(value).is_integer())
-
-
-def check_var_values(dbt_vars: dict[str, Any]) -> None:
-    """The values of vars that reach SQL as numbers or names, before any work (exit 2)."""
-    for name, (minimum, whole) in NUMERIC_VARS.items():
-        if name in dbt_vars and not is_number(dbt_vars[name], minimum, whole):
-            kind = "a whole number" if whole else "a number"
-            raise ConfigError(f"var {name} must be {kind} >= {minimum}, not {dbt_vars[name]!r}")
-    for name in IDENTIFIER_LIST_VARS:
-        values = dbt_vars.get(name) or []
-        if not isinstance(values, list) or not all(isinstance(v, str) and IDENTIFIER.match(v) for v in values):
-            raise ConfigError(f"var {name} must be a list of snake_case names, not {values!r}")
-    for funnel in dbt_vars.get("funnels") or []:
-        window = funnel.get("window_days") if isinstance(funnel, dict) else None
-        if not is_number(window, 0, False) or window == 0:
-            raise ConfigError(f"var funnels: window_days must be a number > 0, not {window!r}")
-    splits = dbt_vars.get("experiment_expected_split") or {}
-    weights = (
-        [w for v in splits.values() for w in v.values()]
-        if isinstance(splits, dict) and all(isinstance(v, dict) for v in splits.values())
-        else None
-    )
-    if weights is None or any(not is_number(w, 0, False) for w in weights):
-        raise ConfigError("var experiment_expected_split must map experiment -> {variant: weight >= 0}")
 
 
 # dbt renders var values that hold Jinja: `{{ env_var('EVENT_ANALYTICS_PII_KEY') }}` in a var put
