@@ -1,7 +1,6 @@
 {#- One row per (experiment, user) exposed: the first exposure decides variant and time. A user
-    exposed to more than one variant is flagged and left out of experiment_results. -#}
-
-{%- set guardrails = experiment_guardrail_events() %}
+    exposed to more than one variant is flagged and left out of experiment_results. Guardrail
+    events are counted in experiment_guardrails. -#}
 
 with
 
@@ -42,11 +41,10 @@ first_exposures as (
     group by experiment_id, user_key
 ),
 
-outcome_events as (
+conversions as (
     select
         first_exposures.experiment_id,
         first_exposures.user_key,
-        events.event_name,
         min(events.occurred_at) as first_occurred_at
     from first_exposures
     inner join events
@@ -55,12 +53,8 @@ outcome_events as (
             and first_exposures.exposed_at <= events.occurred_at
             and events.occurred_at
             <= {{ dbt.dateadd('day', var('experiment_window_days'), 'first_exposures.exposed_at') }}
-    where
-        events.event_name in (
-            {{ sql_string(var('experiment_goal_event')) }}
-            {%- for event in guardrails %}, {{ sql_string(event) }}{% endfor %}
-        )
-    group by first_exposures.experiment_id, first_exposures.user_key, events.event_name
+    where events.event_name = {{ sql_string(var('experiment_goal_event')) }}
+    group by first_exposures.experiment_id, first_exposures.user_key
 )
 
 select
@@ -70,20 +64,9 @@ select
     first_exposures.exposed_at,
     goal.first_occurred_at as converted_at,
     goal.first_occurred_at is not null as converted,
-    {%- for event in guardrails %}
-        guardrail_{{ loop.index }}.first_occurred_at is not null as guardrail_{{ event }},
-    {%- endfor %}
     first_exposures.variant_count > 1 as is_excluded
 from first_exposures
-left join outcome_events as goal
+left join conversions as goal
     on
         first_exposures.experiment_id = goal.experiment_id
         and first_exposures.user_key = goal.user_key
-        and goal.event_name = {{ sql_string(var('experiment_goal_event')) }}
-{%- for event in guardrails %}
-    left join outcome_events as guardrail_{{ loop.index }}
-        on
-            first_exposures.experiment_id = guardrail_{{ loop.index }}.experiment_id
-            and first_exposures.user_key = guardrail_{{ loop.index }}.user_key
-            and guardrail_{{ loop.index }}.event_name = {{ sql_string(event) }}
-{%- endfor %}

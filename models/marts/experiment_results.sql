@@ -4,7 +4,6 @@
     goodness-of-fit p-value of users per variant against the expected split (var
     experiment_expected_split, equal by default). -#}
 
-{%- set guardrails = experiment_guardrail_events() %}
 {%- set splits = var('experiment_expected_split') or {} %}
 
 with
@@ -27,9 +26,6 @@ variants as (
         experiment_id,
         variant,
         count(*) as users,
-        {%- for event in guardrails %}
-            count(case when guardrail_{{ event }} then 1 end) as guardrail_{{ event }}_users,
-        {%- endfor %}
         count(case when converted then 1 end) as converters
     from assignments
     where not is_excluded
@@ -123,9 +119,6 @@ select
         when srm.degrees_of_freedom >= 1
             then {{ chi_square_sf('srm.chi_square', 'srm.degrees_of_freedom') }}
     end as srm_p_value,
-    {%- for event in guardrails %}
-        cast(tests.guardrail_{{ event }}_users as double) / tests.users as guardrail_{{ event }}_rate,
-    {%- endfor %}
     cast(coalesce(excluded.excluded_users, 0) as integer) as excluded_users
 from tests
 inner join srm on tests.experiment_id = srm.experiment_id

@@ -39,9 +39,10 @@ def exposure(user: str, variant: str, when: str, experiment: str = "exp1") -> di
 
 
 HAND_MADE = [
-    # x1: control, orders an hour after exposure.
+    # x1: control, orders an hour after exposure; a coupon denied a minute after it.
     exposure("x1", "control", at(0)),
     event("x1", "order_completed", at(0, 3600)),
+    event("x1", "coupon_denied", at(0, 60)),
     # x2: control, ordered before exposure and 14 days + 1 ms after: no conversion.
     exposure("x2", "control", at(0)),
     event("x2", "order_completed", at(0, -60)),
@@ -49,15 +50,18 @@ HAND_MADE = [
     # x3: treatment, orders at the very instant of exposure; checkout failed the next day.
     exposure("x3", "treatment", at(0)),
     event("x3", "order_completed", at(0)),
-    event("x3", "checkout_failed", at(1)),
+    event("x3", "checkout_failed", at(1), reason="card_declined"),
     # x4: saw treatment, then control: excluded.
     exposure("x4", "treatment", at(0)),
     exposure("x4", "control", at(1)),
     event("x4", "order_completed", at(2)),
+    event("x4", "coupon_denied", at(2)),
     # x5: treatment twice; orders exactly 14 days after the first exposure (inclusive).
     exposure("x5", "treatment", at(0)),
     exposure("x5", "treatment", at(2)),
     event("x5", "order_completed", at(14)),
+    # ... and a coupon denied 15 days after it: outside the window.
+    event("x5", "coupon_denied", at(15)),
     # x6: treatment, no order.
     exposure("x6", "treatment", at(0)),
 ]
@@ -88,8 +92,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build(
         root / "landing",
         root / "w.duckdb",
-        select="+experiment_results",
+        select="+experiment_results +experiment_guardrails",
         experiment_expected_split={"three": {"control": 0.5, "b": 0.3, "c": 0.2}},
+        experiment_guardrail_events=["checkout_failed", "coupon_denied"],
     )
     return root / "w.duckdb"
 
@@ -108,7 +113,6 @@ def results(warehouse: Path, experiment: str) -> dict[str, dict[str, Any]]:
         "ci_high",
         "srm_p_value",
         "excluded_users",
-        "guardrail_checkout_failed_rate",
     ]
     rows = query(
         warehouse, f"select {', '.join(columns)} from marts.experiment_results where experiment_id = '{experiment}'"
@@ -119,17 +123,17 @@ def results(warehouse: Path, experiment: str) -> dict[str, dict[str, Any]]:
 def test_assignments(warehouse: Path) -> None:
     rows = query(
         warehouse,
-        "select user_key, variant, exposed_at, converted, converted_at, guardrail_checkout_failed, is_excluded"
+        "select user_key, variant, exposed_at, converted, converted_at, is_excluded"
         " from marts.experiment_assignments where experiment_id = 'exp1' order by 1",
     )
     t = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=None)  # noqa: E731
     assert rows == [
-        ("x1", "control", t(at(0)), True, t(at(0, 3600)), False, False),
-        ("x2", "control", t(at(0)), False, None, False, False),
-        ("x3", "treatment", t(at(0)), True, t(at(0)), True, False),
-        ("x4", "treatment", t(at(0)), True, t(at(2)), False, True),
-        ("x5", "treatment", t(at(0)), True, t(at(14)), False, False),
-        ("x6", "treatment", t(at(0)), False, None, False, False),
+        ("x1", "control", t(at(0)), True, t(at(0, 3600)), False),
+        ("x2", "control", t(at(0)), False, None, False),
+        ("x3", "treatment", t(at(0)), True, t(at(0)), False),
+        ("x4", "treatment", t(at(0)), True, t(at(2)), True),
+        ("x5", "treatment", t(at(0)), True, t(at(14)), False),
+        ("x6", "treatment", t(at(0)), False, None, False),
     ]
 
 
@@ -163,12 +167,47 @@ def test_lift_and_z_test_agree_with_scipy(warehouse: Path, experiment: str, trea
     assert rows["control"]["z_score"] is None and rows["control"]["p_value"] is None
 
 
-def test_exclusions_and_guardrails(warehouse: Path) -> None:
+def test_exclusions(warehouse: Path) -> None:
     rows = results(warehouse, "exp1")
     assert {v: r["excluded_users"] for v, r in rows.items()} == {"control": 1, "treatment": 1}
-    assert rows["treatment"]["guardrail_checkout_failed_rate"] == pytest.approx(1 / 3)
-    assert rows["control"]["guardrail_checkout_failed_rate"] == 0.0
     assert rows["control"]["conversion_rate"] == 0.5
+
+
+def test_guardrails_are_rows_per_event(warehouse: Path) -> None:
+    rows = query(
+        warehouse,
+        "select variant, guardrail_event, users_with_event, rate, absolute_difference, p_value "
+        "from marts.experiment_guardrails where experiment_id = 'exp1' order by 1, 2",
+    )
+
+    # Users not excluded: control x1, x2; treatment x3, x5, x6 (x4 saw both variants).
+    # checkout_failed: x3 only. coupon_denied: x1 only (x4 is excluded, x5's is after the window).
+    def pooled_p(hits: int, users: int, control_hits: int, control_users: int) -> float:
+        pooled = (hits + control_hits) / (users + control_users)
+        z = (hits / users - control_hits / control_users) / math.sqrt(
+            pooled * (1 - pooled) * (1 / users + 1 / control_users)
+        )
+        return 2 * stats.norm.sf(abs(z))
+
+    assert rows == [
+        ("control", "checkout_failed", 0, 0.0, None, None),
+        ("control", "coupon_denied", 1, 0.5, None, None),
+        (
+            "treatment",
+            "checkout_failed",
+            1,
+            pytest.approx(1 / 3),
+            pytest.approx(1 / 3),
+            pytest.approx(pooled_p(1, 3, 0, 2), abs=1e-6),
+        ),
+        ("treatment", "coupon_denied", 0, 0.0, -0.5, pytest.approx(pooled_p(0, 3, 1, 2), abs=1e-6)),
+    ]
+    # no guardrail event at all in an experiment: rates 0, no test
+    assert query(
+        warehouse,
+        "select distinct users_with_event, rate, absolute_difference, p_value from marts.experiment_guardrails "
+        "where experiment_id = 'big' and variant != 'control'",
+    ) == [(0, 0.0, 0.0, None)]
 
 
 @pytest.mark.parametrize(
