@@ -125,7 +125,7 @@ def run(
 
     Incremental unless --full-refresh. A run that fails publishes nothing: BI tools keep the last
     good serving copy."""
-    from event_analytics.serving import last_published
+    from event_analytics.serving import SUITES_OF_LAST_RUN, last_published
 
     warehouse = warehouse or project.default_warehouse()
     serving_dir = serving or default_serving_dir(warehouse)
@@ -141,7 +141,7 @@ def run(
             say_not_published(serving_dir, "--skip-validation leaves the audit unfinished")
         elif not built and last_published(serving_dir) is None:
             # nothing new, but never published (a warehouse from before the serving copy, say)
-            publish_marts(warehouse, serving_dir)
+            publish_marts(warehouse, serving_dir, suites=SUITES_OF_LAST_RUN)
 
 
 def default_serving_dir(warehouse: Path) -> Path:
@@ -181,7 +181,8 @@ def say_not_published(serving: Path, why: str) -> None:
     typer.echo(not_published(serving, why), err=True)
 
 
-def publish_marts(warehouse: Path, serving: Path) -> None:
+def publish_marts(warehouse: Path, serving: Path, suites: str) -> None:
+    """Publish, then say so and where the report is; `suites`: the audit's outcome (serving.SUITES_*)."""
     import duckdb
     from filelock import Timeout
 
@@ -189,7 +190,7 @@ def publish_marts(warehouse: Path, serving: Path) -> None:
     from event_analytics.serving import publish
 
     try:
-        published = publish(warehouse, serving)
+        published = publish(warehouse, serving, suites)
     except (OSError, RuntimeError, duckdb.Error, Timeout) as exc:
         conflict = duckdb_lock_conflict(str(exc), warehouse)
         if conflict is not None:
@@ -200,6 +201,7 @@ def publish_marts(warehouse: Path, serving: Path) -> None:
     typer.echo(
         f"published {len(published.marts)} marts ({rows:,} rows) to {serving} at {published.published_at}", err=True
     )
+    typer.echo(f"report: {published.report}", err=True)
 
 
 def build_and_audit(
@@ -219,7 +221,7 @@ def build_and_audit(
     from event_analytics.locking import duckdb_lock_conflict
     from event_analytics.pipeline import landing_location, parse_vars, run_dbt
     from event_analytics.quality.checks import preload_gx
-    from event_analytics.serving import check_serving_dir
+    from event_analytics.serving import SUITES_PASSED, check_serving_dir
     from event_analytics.state import nothing_to_do, record_success, validated_through
 
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -285,7 +287,7 @@ def build_and_audit(
         )
     if not skip_validation and not rejected:
         # Before the success is recorded: a run whose publish fails is redone, and publishes, next time.
-        publish_marts(warehouse, serving)
+        publish_marts(warehouse, serving, suites=SUITES_PASSED)
     # Recorded once the suites pass (a failing run is redone, and alerts again, next time), also
     # when files were rejected: they are listed, and rejected again, by every run until fixed.
     record_success(warehouse, run_state, validated=not skip_validation)
@@ -415,7 +417,7 @@ def publish(
     warehouse = warehouse or project.default_warehouse()
     if not warehouse.exists():
         raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse} does not exist: run first")
-    from event_analytics.serving import check_serving_dir
+    from event_analytics.serving import SUITES_NOT_RUN, check_serving_dir
 
     serving = serving or default_serving_dir(warehouse)
     try:
@@ -423,7 +425,37 @@ def publish(
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     with holding(warehouse, wait):
-        publish_marts(warehouse, serving)
+        publish_marts(warehouse, serving, suites=SUITES_NOT_RUN)
+
+
+@app.command()
+def report(
+    serving: Annotated[Path | None, SERVING_OPTION] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="HTML file to write (default: report.html in the serving folder).")
+    ] = None,
+) -> None:
+    """Write the serving copy's report: one self-contained HTML file (no network), as every publish does."""
+    import duckdb
+    from filelock import FileLock, Timeout
+
+    from event_analytics.report import NoServingCopy, write_report
+    from event_analytics.serving import LOCK_NAME, MANIFEST, PUBLISH_WAIT_SECONDS, REPORT
+
+    serving = serving or default_serving_dir(project.default_warehouse())
+    out = out or serving / REPORT
+    # Into the serving folder: after any publish under way, which writes the same file.
+    into_serving = (serving / MANIFEST).is_file() and out.resolve().parent == serving.resolve()
+    lock = FileLock(str(serving / LOCK_NAME), timeout=PUBLISH_WAIT_SECONDS) if into_serving else None
+    try:
+        with lock or contextlib.nullcontext():
+            path = write_report(serving, out)
+    except NoServingCopy as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from None
+    except (OSError, duckdb.Error, Timeout) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise fail(project.EXIT_PIPELINE_ERROR, f"writing the report of {serving} failed: {reason}") from None
+    typer.echo(f"wrote {path}")
 
 
 def print_summary(warehouse: Path, result: RunResult | None) -> None:

@@ -11,7 +11,11 @@ $EVENT_ANALYTICS_SERVING_DIR):
 - `parquet/<mart>.parquet` (zstd): `parquet` is a symlink to `versions/<publish id>/`, switched by
   a rename; the last KEPT_VERSIONS versions stay, so a reader part way through a folder finishes it.
 - `manifest.json`: the publish id, when, the landing files and rows it covers, each mart's row
-  count and columns.
+  count and columns, and `quality`: the audit's outcome and the quarantine's counts (see
+  quality_status; counts only, no line of the quarantine).
+- `report.html`: the HTML report of the new copy (report.py). It is rendered from the new copy
+  before anything is switched, so a report that fails fails the publish and leaves the old copy,
+  report included, as it was; it is renamed into place last, after the manifest.
 
 Nothing else of the working warehouse (quarantine, staging, intermediate, meta: raw text and
 personal data among them) is copied.
@@ -39,11 +43,16 @@ DATABASE_NAME = "analytics.duckdb"
 PARQUET_LINK = "parquet"
 VERSIONS = "versions"
 MANIFEST = "manifest.json"
+REPORT = "report.html"
 KEPT_VERSIONS = 3
 LOCK_NAME = ".publish.lock"
 PUBLISH_ID = re.compile(r"\d{8}T\d{12}Z")
 # What a publish writes under a temporary name (a killed publish leaves them behind)
-TEMPORARY = re.compile(r"\.(analytics\.duckdb|parquet|manifest\.json)\.\d+\.tmp(\.wal)?")
+TEMPORARY = re.compile(r"\.(analytics\.duckdb|parquet|manifest\.json|report\.html)\.\d+\.tmp(\.wal)?")
+# The audit's outcome, as the caller of publish() knows it (manifest `quality.suites`)
+SUITES_PASSED = "passed"  # the run that publishes ran dbt's data tests and the GX suites: all passed
+SUITES_NOT_RUN = "not run"  # `event-analytics publish`: published by hand, the suites did not run
+SUITES_OF_LAST_RUN = "of the last run"  # nothing new since the last successful run: its outcome
 
 
 def default_serving_dir(warehouse: Path) -> Path:
@@ -78,7 +87,7 @@ def is_publish_file(path: Path) -> bool:
     """Whether a publish writes this (a first publish that was killed leaves some)."""
     if path.name == PARQUET_LINK:
         return path.is_symlink()
-    return path.name in {DATABASE_NAME, VERSIONS, MANIFEST, LOCK_NAME} or bool(TEMPORARY.fullmatch(path.name))
+    return path.name in {DATABASE_NAME, VERSIONS, MANIFEST, LOCK_NAME, REPORT} or bool(TEMPORARY.fullmatch(path.name))
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class Published:
     published_at: str
     folder: Path
     marts: dict[str, int]  # mart -> rows
+    report: Path | None = None
 
 
 def quoted(name: str) -> str:
@@ -97,23 +107,27 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def publish(warehouse: Path, serving: Path) -> Published:
+def publish(warehouse: Path, serving: Path, suites: str = SUITES_NOT_RUN) -> Published:
     """Copy the working warehouse's marts to `serving` (see the module's docstring); one publish
-    to a folder at a time. The caller checks the folder first (check_serving_dir)."""
+    to a folder at a time. The caller checks the folder first (check_serving_dir). `suites`: what
+    the caller knows of the audit (SUITES_*), recorded in the manifest and the report."""
     serving.mkdir(parents=True, exist_ok=True)
     # Two warehouses may publish to one folder: one publish at a time.
     with FileLock(str(serving / LOCK_NAME), timeout=PUBLISH_WAIT_SECONDS):
-        return publish_locked(warehouse, serving)
+        return publish_locked(warehouse, serving, suites)
 
 
 PUBLISH_WAIT_SECONDS = 600
 
 
-def publish_locked(warehouse: Path, serving: Path) -> Published:
+def publish_locked(warehouse: Path, serving: Path, suites: str = SUITES_NOT_RUN) -> Published:
+    from event_analytics.report import render_report
+
     now = dt.datetime.now(dt.UTC)
     publish_id = now.strftime("%Y%m%dT%H%M%S%fZ")  # sorts by time: prune_versions relies on it
     remove_leftovers(serving)
     temporary = serving / f".{DATABASE_NAME}.{os.getpid()}.tmp"
+    report = serving / f".{REPORT}.{os.getpid()}.tmp"
     version = serving / VERSIONS / publish_id
     shutil.rmtree(version, ignore_errors=True)
     version.mkdir(parents=True)
@@ -139,6 +153,7 @@ def publish_locked(warehouse: Path, serving: Path) -> Published:
                 parquet = version / f"{name}.parquet"
                 con.execute(f"copy {target} to {literal(str(parquet))} (format parquet, compression zstd)")
             covered = landing_coverage(con)
+            quality = quality_status(con, suites)
             columns_of = {name: [c for c, _ in columns] for name, (_, columns) in marts.items()}
             con.execute("detach working")
             con.execute("checkpoint")
@@ -148,18 +163,23 @@ def publish_locked(warehouse: Path, serving: Path) -> Published:
             "warehouse": str(warehouse),
             "landing": covered,
             "marts": {name: {"rows": counts[name], "columns": columns_of[name]} for name in marts},
+            "quality": quality,
         }
+        # The report of the new copy, before anything is switched: if it fails, nothing is.
+        report.write_text(render_report(temporary, manifest), encoding="utf-8")
         # DuckDB would replay a write-ahead log left beside the name into the new file
         (serving / f"{DATABASE_NAME}.wal").unlink(missing_ok=True)
         os.replace(temporary, serving / DATABASE_NAME)
     except BaseException:
         temporary.unlink(missing_ok=True)
+        report.unlink(missing_ok=True)
         shutil.rmtree(version, ignore_errors=True)
         raise
     switch_link(serving / PARQUET_LINK, Path(VERSIONS) / publish_id)
     write_atomically(serving / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    os.replace(report, serving / REPORT)
     prune_versions(serving / VERSIONS, keep=publish_id)
-    return Published(publish_id, manifest["published_at"], serving, counts)
+    return Published(publish_id, manifest["published_at"], serving, counts, serving / REPORT)
 
 
 def mart_descriptions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, list[tuple[str, str | None]]]]:
@@ -192,6 +212,68 @@ def landing_coverage(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     except duckdb.Error:
         return {"files": 0, "lines": 0}
     return {"files": files, "lines": int(lines)}
+
+
+SUITE_DETAILS = {
+    SUITES_PASSED: "dbt's data tests and the GX suites passed in the run that published",
+    SUITES_NOT_RUN: "published by hand (event-analytics publish): no suite ran before this publish",
+}
+
+
+def quality_status(con: duckdb.DuckDBPyConnection, suites: str) -> dict[str, Any]:
+    """The working warehouse's data-quality status, counts only: the audit's outcome (`suites`, a
+    SUITES_* value), the quarantined lines by reason, the duplicate copies discarded, and the
+    landing files the latest build rejected, by reason."""
+    if suites == SUITES_OF_LAST_RUN:
+        # nothing was built since the last successful run: it validated these marts, or skipped the suites
+        validated = scalar(con, "select validated from working.meta.pipeline_runs order by finished_at desc limit 1")
+        status = SUITES_PASSED if validated else SUITES_NOT_RUN
+        detail = (
+            "dbt's data tests and the GX suites passed in the last run, which built these marts"
+            if validated
+            else "the last run, which built these marts, skipped the GX suites (--skip-validation)"
+        )
+    else:
+        status, detail = suites, SUITE_DETAILS.get(suites, "")
+    quarantined = grouped(con, "select reason, count(*) from working.quarantine.rejected_events group by 1")
+    # rejected_files keeps every build's rejections: those of the latest build (its watermarks'
+    # time, which is when its rows are stamped) are the files whose lines these marts lack
+    latest_build = scalar(con, "select max(processed_through) from working.meta.incremental_watermarks")
+    rejected = grouped(
+        con,
+        "select reason, count(distinct source_file) from working.quarantine.rejected_files "
+        "where rejected_at >= coalesce(?, timestamp '-infinity') group by 1",
+        [latest_build],
+    )
+    return {
+        "suites": {"status": status, "detail": detail},
+        "quarantined": None if quarantined is None else {"total": sum(quarantined.values()), "by_reason": quarantined},
+        "duplicates": scalar(con, "select count(*) from working.quarantine.duplicate_events"),
+        "rejected_files": None
+        if rejected is None
+        else {
+            "files": sum(rejected.values()),
+            "by_reason": rejected,
+            "latest_build": None if latest_build is None else latest_build.isoformat(sep=" ", timespec="seconds"),
+        },
+    }
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: list[Any] | None = None) -> Any:
+    """The query's one value; None when the warehouse lacks the relation (an older warehouse)."""
+    try:
+        row = con.execute(sql, parameters or []).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return None if row is None else row[0]
+
+
+def grouped(con: duckdb.DuckDBPyConnection, sql: str, parameters: list[Any] | None = None) -> dict[str, int] | None:
+    try:
+        rows = con.execute(sql + " order by 2 desc, 1", parameters or []).fetchall()
+    except duckdb.CatalogException:
+        return None
+    return {str(key): int(count) for key, count in rows}
 
 
 def remove_leftovers(serving: Path) -> None:
