@@ -28,8 +28,10 @@
 {%- endmacro %}
 
 {#- Two-sided p-value of a standard normal statistic: P(|Z| >= |z|). -#}
+{#- The fit gives erfc(0) = 1.00000003: a p-value is capped at 1 (equal rates, an exact split).
+    least() skips nulls: a null statistic stays a null p-value. -#}
 {% macro normal_two_sided_p(z) -%}
-    {{ erfc('abs(' ~ z ~ ') / sqrt(2.0)') }}
+    case when ({{ z }}) is not null then least(1.0, {{ erfc('abs(' ~ z ~ ') / sqrt(2.0)') }}) end
 {%- endmacro %}
 
 {#-
@@ -38,7 +40,7 @@
   erfc(sqrt(x/2)) + exp(-x/2) * sum_{i=1..m} (x/2)^(i-1/2) / gamma(i+1/2).
 -#}
 {% macro chi_square_sf(x, df, max_df=20) -%}
-    case {{ df }}
+    case when ({{ x }}) is not null then least(1.0, case {{ df }}
     {%- for k in range(1, max_df + 1) %}
         when {{ k }} then
         {%- if k % 2 == 0 %}
@@ -54,7 +56,7 @@
             {%- endfor %}
         {%- endif %}
     {%- endfor %}
-    end
+    end) end
 {%- endmacro %}
 
 {% macro factorial(n) -%}

@@ -87,7 +87,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         HAND_MADE
         + many("big", {"control": (400, 52), "treatment": (380, 71)})
         + many("three", {"control": (60, 5), "b": (15, 4), "c": (10, 1)})
-        + many("four", {"control": (10, 1), "b": (12, 2), "c": (9, 0), "d": (15, 3)}),
+        + many("four", {"control": (10, 1), "b": (12, 2), "c": (9, 0), "d": (15, 3)})
+        + many("tie", {"control": (10, 2), "treatment": (10, 2)}),
     )
     build(
         root / "landing",
@@ -228,3 +229,11 @@ def test_srm_p_value_agrees_with_scipy(warehouse: Path, experiment: str, observe
         assert row["srm_p_value"] == pytest.approx(expected, abs=1e-6)
     if experiment == "three":
         assert expected < 0.01
+
+
+def test_equal_rates_and_an_exact_split_give_p_values_of_exactly_one(warehouse: Path) -> None:
+    # z = 0 and chi-square = 0: the erfc fit alone gives 1.00000003, which the range tests refuse
+    rows = results(warehouse, "tie")
+    assert rows["treatment"]["z_score"] == 0.0
+    assert rows["treatment"]["p_value"] == 1.0
+    assert rows["control"]["srm_p_value"] == rows["treatment"]["srm_p_value"] == 1.0
