@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,37 +16,40 @@ from rich.table import Table
 
 from event_analytics import project
 from event_analytics.project import ConfigError
-from event_analytics.secrets import PII_KEY_VARIABLE, resolve_pii_key
-
-if TYPE_CHECKING:
-    from event_analytics.ingest import LoadPlan
-    from event_analytics.pipeline import RunResult
+from event_analytics.secrets import PII_KEY_VARIABLE
 
 app = typer.Typer(help="Raw product-analytics events to trustworthy warehouse tables.", no_args_is_help=True)
 plan_app = typer.Typer(help="The tracking plan (tracking_plan.yml).", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 suites_app = typer.Typer(help="The GX expectation suites (expectations/).", no_args_is_help=True)
 app.add_typer(suites_app, name="suites")
-WEBHOOK_VARIABLE = "EVENT_ANALYTICS_ALERT_WEBHOOK"
-UNMATCHED_SHOWN = 5
 console = Console(stderr=True)
 SERVING_OPTION = typer.Option(
     "--serving",
     help="Folder of the serving copy BI tools read "
     "($EVENT_ANALYTICS_SERVING_DIR; default serving/ beside the warehouse).",
+    envvar="EVENT_ANALYTICS_SERVING_DIR",
 )
-WAIT_OPTION = typer.Option("--wait", help="Seconds to wait for another run holding the warehouse (default: none).")
+WAIT_OPTION = typer.Option(
+    "--wait",
+    help="Seconds to wait for another run holding the warehouse (default: none).",
+    envvar="EVENT_ANALYTICS_WAIT",
+)
+WAREHOUSE_OPTION = typer.Option(
+    help="DuckDB file (default warehouse/events.duckdb).", envvar="EVENT_ANALYTICS_WAREHOUSE"
+)
+TARGET_OPTION = typer.Option(
+    "--target", help="The dbt profile target (profiles/profiles.yml; default duckdb).", envvar="EVENT_ANALYTICS_TARGET"
+)
 
 
-# Said before the reason when a run fails (exit 1 or 3): the reason stays the last line on stderr.
-failure_notes: list[str] = []
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
 
 
 def fail(code: int, reason: str) -> typer.Exit:
     """One line on stderr, then the exit code."""
-    if code in (project.EXIT_VALIDATION_FAILED, project.EXIT_PIPELINE_ERROR):
-        for note in failure_notes:
-            typer.echo(note, err=True)
     typer.echo(f"event-analytics: {reason}", err=True)
     return typer.Exit(code)
 
@@ -98,17 +102,35 @@ def generate(
 @app.command()
 def run(
     landing: Annotated[
-        str | None, typer.Option(help="Landing folder or s3://, gs://, az:// URL (default: var landing_path).")
+        str | None,
+        typer.Option(
+            help="Landing folder or s3://, gs://, az:// URL (default: var landing_path).",
+            envvar="EVENT_ANALYTICS_LANDING",
+        ),
     ] = None,
-    warehouse: Annotated[Path | None, typer.Option(help="DuckDB file (default warehouse/events.duckdb).")] = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
-    vars: Annotated[str | None, typer.Option("--vars", help="dbt vars: a YAML mapping or file.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Show dbt's output.")] = False,
+    warehouse: Annotated[Path | None, WAREHOUSE_OPTION] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild everything.", envvar="EVENT_ANALYTICS_FULL_REFRESH")
+    ] = False,
+    vars: Annotated[
+        str | None, typer.Option("--vars", help="dbt vars: a YAML mapping or file.", envvar="EVENT_ANALYTICS_VARS")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show dbt's output.", envvar="EVENT_ANALYTICS_VERBOSE")
+    ] = False,
     skip_validation: Annotated[
-        bool, typer.Option("--skip-validation", help="Do not run the GX suites after dbt.")
+        bool,
+        typer.Option(
+            "--skip-validation", help="Do not run the GX suites after dbt.", envvar="EVENT_ANALYTICS_SKIP_VALIDATION"
+        ),
     ] = False,
     unit_tests: Annotated[
-        bool, typer.Option("--unit-tests", help="Also run dbt's unit tests (CI does; a scheduled run need not).")
+        bool,
+        typer.Option(
+            "--unit-tests",
+            help="Also run dbt's unit tests (CI does; a scheduled run need not).",
+            envvar="EVENT_ANALYTICS_UNIT_TESTS",
+        ),
     ] = False,
     dev_key: Annotated[
         bool,
@@ -116,32 +138,57 @@ def run(
             "--dev-key",
             help=f"Without ${PII_KEY_VARIABLE}, use (or create) a local key file beside the warehouse. "
             "For development: a scheduled run must set the variable.",
+            envvar="EVENT_ANALYTICS_DEV_KEY",
         ),
     ] = False,
     serving: Annotated[Path | None, SERVING_OPTION] = None,
     wait: Annotated[float, WAIT_OPTION] = 0,
+    accept_partial_settings: Annotated[
+        bool,
+        typer.Option(
+            "--accept-partial-settings",
+            help="Run although the tracking plan mode, the plan or the PII key changed since rows were loaded: "
+            "the change reaches new rows only (the summary says so).",
+            envvar="EVENT_ANALYTICS_ACCEPT_PARTIAL_SETTINGS",
+        ),
+    ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="text: progress for a person; json: one JSON object per event on stdout.",
+            envvar="EVENT_ANALYTICS_LOG_FORMAT",
+        ),
+    ] = LogFormat.text,
+    target: Annotated[str | None, TARGET_OPTION] = None,
 ) -> None:
-    """Run the pipeline: dbt build, the GX suites, then publish the marts to the serving copy.
+    """Run the pipeline: dbt build, the audit (dbt's tests, GX suites, quarantine rate, freshness),
+    then publish the marts to the serving copy and alert once per problem.
 
-    Incremental unless --full-refresh. A run that fails publishes nothing: BI tools keep the last
-    good serving copy."""
-    from event_analytics.serving import SUITES_OF_LAST_RUN, last_published
+    Incremental unless --full-refresh. A run that finds an error publishes nothing (exit 1): BI
+    tools keep the last good serving copy; warnings alone publish (exit 0)."""
+    from event_analytics.job import RunOptions, Stop, run_job
 
     warehouse = warehouse or project.default_warehouse()
-    serving_dir = serving or default_serving_dir(warehouse)
+    options = RunOptions(
+        warehouse=warehouse,
+        serving=serving or default_serving_dir(warehouse),
+        landing=landing,
+        full_refresh=full_refresh,
+        vars=vars,
+        verbose=verbose,
+        skip_validation=skip_validation,
+        unit_tests=unit_tests,
+        dev_key=dev_key,
+        accept_partial_settings=accept_partial_settings,
+        log_format=log_format.value,
+        target=target,
+    )
     with holding(warehouse, wait):
-        failure_notes[:] = [not_published(serving_dir, "this run failed")]
         try:
-            built = build_and_audit(
-                landing, warehouse, serving_dir, full_refresh, vars, verbose, skip_validation, unit_tests, dev_key
-            )
-        finally:
-            failure_notes.clear()
-        if skip_validation:
-            say_not_published(serving_dir, "--skip-validation leaves the audit unfinished")
-        elif not built and last_published(serving_dir) is None:
-            # nothing new, but never published (a warehouse from before the serving copy, say)
-            publish_marts(warehouse, serving_dir, suites=SUITES_OF_LAST_RUN)
+            run_job(options)
+        except Stop as stop:
+            raise fail(stop.code, stop.reason) from None
 
 
 def default_serving_dir(warehouse: Path) -> Path:
@@ -169,263 +216,52 @@ def holding(warehouse: Path, wait: float) -> Iterator[None]:
         raise fail(project.EXIT_BUSY, conflict) from None
 
 
-def not_published(serving: Path, why: str) -> str:
-    from event_analytics.serving import last_published
-
-    last = last_published(serving)
-    since = f"the copy published at {last['published_at']}" if last else "no copy yet"
-    return f"not published ({why}): BI tools keep {since} in {serving}"
-
-
-def say_not_published(serving: Path, why: str) -> None:
-    typer.echo(not_published(serving, why), err=True)
-
-
-def publish_marts(warehouse: Path, serving: Path, suites: str) -> None:
-    """Publish, then say so and where the report is; `suites`: the audit's outcome (serving.SUITES_*)."""
-    import duckdb
-    from filelock import Timeout
-
-    from event_analytics.locking import duckdb_lock_conflict
-    from event_analytics.serving import publish
-
-    try:
-        published = publish(warehouse, serving, suites)
-    except (OSError, RuntimeError, duckdb.Error, Timeout) as exc:
-        conflict = duckdb_lock_conflict(str(exc), warehouse)
-        if conflict is not None:
-            raise fail(project.EXIT_BUSY, conflict) from None
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise fail(project.EXIT_PIPELINE_ERROR, f"publishing to {serving} failed: {reason}") from None
-    rows = sum(published.marts.values())
-    typer.echo(
-        f"published {len(published.marts)} marts ({rows:,} rows) to {serving} at {published.published_at}", err=True
-    )
-    typer.echo(f"report: {published.report}", err=True)
-
-
-def build_and_audit(
-    landing: str | None,
-    warehouse: Path,
-    serving: Path,
-    full_refresh: bool,
-    vars: str | None,
-    verbose: bool,
-    skip_validation: bool,
-    unit_tests: bool,
-    dev_key: bool,
-) -> bool:
-    """dbt build, the GX suites, and the publish when both pass; False when there was nothing to
-    do. Exits on failure."""
-    from event_analytics.ingest import plan_load
-    from event_analytics.locking import duckdb_lock_conflict
-    from event_analytics.pipeline import landing_location, parse_vars, run_dbt
-    from event_analytics.quality.checks import preload_gx
-    from event_analytics.serving import SUITES_PASSED, check_serving_dir
-    from event_analytics.state import nothing_to_do, record_success, validated_through
-
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    try:
-        pii_key, key_note = resolve_pii_key(warehouse, allow_local=dev_key)
-        if key_note:
-        dbt_vars, var_warnings = parse_vars(vars)
-        for warning in var_warnings:
-            typer.echo(f"warning: {warning}", err=True)
-            typer.echo(key_note, err=True)
-        settings = project.project_vars(dbt_vars)
-        root = landing_location(landing or project.resolve_landing(settings["landing_path"]))
-        check_serving_dir(serving, warehouse, root)
-        run_state = {**dbt_vars, "landing_path": root}
-        plan = plan_load(root, warehouse.resolve(), {**settings, "landing_path": root}, full_refresh=full_refresh)
-        report_landing(plan)
-        if not plan.files and not plan.rejected and not plan.deferred and not plan.loaded_before:
-            raise fail(
-                project.EXIT_VALIDATION_FAILED,
-                f"no event file in {root} (var landing_patterns), and none loaded before",
-            )
-        if not full_refresh and nothing_to_do(plan, warehouse, run_state):
-            typer.echo(
-                "nothing to do: no new landing files, project files or vars since the last successful run", err=True
-            )
-            print_summary(warehouse, None)
-            return False
-        changed_since = None if full_refresh else validated_through(warehouse, run_state)
-        gx_loading = None if skip_validation else preload_gx()
-        result = run_dbt(
-            "build",
-            landing=root,
-            warehouse=warehouse,
-            full_refresh=full_refresh,
-            dbt_vars=dbt_vars,
-            stream=verbose,
-            pii_key=pii_key,
-            unit_tests=unit_tests,
-            plan=plan,
-        )
-    except ConfigError as exc:
-        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
-    if gx_loading is not None:
-        gx_loading.join()
-    if not result.ok:
-        conflict = duckdb_lock_conflict(result.output, warehouse)
-        if conflict is not None:
-            raise fail(project.EXIT_BUSY, conflict)
-        if not verbose:
-            console.print(result.output[-4000:], markup=False, highlight=False)
-        code = project.EXIT_VALIDATION_FAILED if result.only_tests_failed else project.EXIT_PIPELINE_ERROR
-        raise fail(code, result.failure_reason())
-    print_summary(warehouse, result)
-    since = started.isoformat(sep=" ")
-    rejected = rejected_files(warehouse, since)
-    if not skip_validation:
-        run_validation(
-            warehouse,
-            changed_since=changed_since,
-            dbt_tested=True,
-            rejected_files_since=since,
-            alert_footer=not_published(serving, "this run failed"),
-        )
-    if not skip_validation and not rejected:
-        # Before the success is recorded: a run whose publish fails is redone, and publishes, next time.
-        publish_marts(warehouse, serving, suites=SUITES_PASSED)
-    # Recorded once the suites pass (a failing run is redone, and alerts again, next time), also
-    # when files were rejected: they are listed, and rejected again, by every run until fixed.
-    record_success(warehouse, run_state, validated=not skip_validation)
-    if rejected:
-        raise fail(
-            project.EXIT_VALIDATION_FAILED,
-            f"{len(rejected)} landing file(s) rejected: see quarantine.rejected_files and README "
-            "(Pointing it at your exports)",
-        )
-    return True
-
-
-def report_landing(plan: LoadPlan) -> None:
-    """What the listing found besides the files to load, on stderr."""
-    notes = []
-    if plan.unmatched:
-        shown = ", ".join(plan.unmatched[:UNMATCHED_SHOWN])
-        more = ", ..." if len(plan.unmatched) > UNMATCHED_SHOWN else ""
-        notes.append(f"{len(plan.unmatched)} file(s) match no landing_patterns and are not read: {shown}{more}")
-    if plan.skipped_links:
-        shown = ", ".join(plan.skipped_links[:UNMATCHED_SHOWN])
-        notes.append(f"{len(plan.skipped_links)} symlink(s) not followed (landing_follow_symlinks): {shown}")
-    if plan.deferred:
-        notes.append(f"{len(plan.deferred)} file(s) modified within landing_settle_seconds wait for the next run")
-    for note in notes:
-        typer.echo(note, err=True)
-
-
-def rejected_files(warehouse: Path, since: str) -> list[tuple[str, str, str]]:
-    """The landing files rejected by the run that started at `since`, printed as a table."""
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = con.execute(
-            "select source_file, reason, detail from quarantine.rejected_files "
-            "where rejected_at >= cast(? as timestamp) order by source_file",
-            [since],
-        ).fetchall()
-    if rows:
-        table = Table(title="landing files rejected (no line of them loaded)")
-        for column in ("source_file", "reason", "detail"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    return rows
-
-
-def run_validation(
-    warehouse: Path,
-    data_docs: Path | None = None,
-    changed_since: str | None = None,
-    dbt_tested: bool = False,
-    rejected_files_since: str | None = None,
-    alert_footer: str = "",
-) -> None:
-    """Run the suites, print the outcome; exit 1 listing the failures. With `changed_since`, rows
-    built before it are left out of row-by-row expectations (checks.scoped_to_changed_rows); with
-    `dbt_tested`, expectations repeating the dbt tests just run are left out (checks.without_dbt_tested)."""
-    import os
-
-    from event_analytics.quality.checks import validate_warehouse
-
-    try:
-        report = validate_warehouse(
-            warehouse,
-            data_docs=data_docs or warehouse.parent / "data_docs",
-            webhook=os.environ.get(WEBHOOK_VARIABLE) or None,
-            changed_since=changed_since,
-            dbt_tested=dbt_tested,
-            rejected_files_since=rejected_files_since,
-            alert_footer=alert_footer,
-        )
-    except ConfigError as exc:
-        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
-    except Exception as exc:  # GX or the warehouse failing is the pipeline's failure, not the data's
-        from event_analytics.locking import duckdb_lock_conflict
-
-        conflict = duckdb_lock_conflict(str(exc), warehouse)
-        if conflict is not None:
-            raise fail(project.EXIT_BUSY, conflict) from None
-        raise fail(project.EXIT_PIPELINE_ERROR, f"validation could not run: {type(exc).__name__}: {exc}") from exc
-    summary = (
-        f"{report.suites} suites, {report.expectations} expectations, {len(report.failures)} failed "
-        f"in {report.seconds:.1f} s; Data Docs: {report.data_docs}"
-    )
-    if changed_since:
-        summary += f"; row-by-row checks on rows built after {changed_since}"
-    if dbt_tested:
-        summary += "; dbt's tests not repeated"
-    if report.success:
-        typer.echo(f"validation passed: {summary}", err=True)
-        return
-    table = Table(title="failed expectations (offending values masked)")
-    for column in ("relation", "column", "expectation", "detail", "examples"):
-        table.add_column(column, overflow="fold")
-    for failure in report.failures:
-        table.add_row(
-            failure.relation, failure.column or "", failure.expectation, failure.detail, ", ".join(failure.examples)
-        )
-    console.print(table)
-    raise fail(project.EXIT_VALIDATION_FAILED, f"validation failed: {summary}")
-
-
 @app.command()
 def validate(
-    warehouse: Annotated[Path | None, typer.Option(help="DuckDB file (default warehouse/events.duckdb).")] = None,
+    warehouse: Annotated[Path | None, WAREHOUSE_OPTION] = None,
     data_docs: Annotated[
-        Path | None, typer.Option(help="Data Docs folder (default data_docs beside the warehouse).")
+        Path | None,
+        typer.Option(
+            help="Data Docs folder (default data_docs beside the warehouse).", envvar="EVENT_ANALYTICS_DATA_DOCS"
+        ),
     ] = None,
     wait: Annotated[float, WAIT_OPTION] = 0,
 ) -> None:
-    """Run the GX suites against the warehouse; alert $EVENT_ANALYTICS_ALERT_WEBHOOK on failure."""
+    """Run the GX suites against the warehouse; alert $EVENT_ANALYTICS_ALERT_WEBHOOK once per problem."""
+    from event_analytics.job import Stop, validate_only
+
     warehouse = warehouse or project.default_warehouse()
     with holding(warehouse, wait):
-        run_validation(warehouse, data_docs)
+        try:
+            validate_only(warehouse, data_docs)
+        except Stop as stop:
+            raise fail(stop.code, stop.reason) from None
 
 
 @app.command()
 def publish(
-    warehouse: Annotated[Path | None, typer.Option(help="DuckDB file (default warehouse/events.duckdb).")] = None,
+    warehouse: Annotated[Path | None, WAREHOUSE_OPTION] = None,
     serving: Annotated[Path | None, SERVING_OPTION] = None,
     wait: Annotated[float, WAIT_OPTION] = 0,
 ) -> None:
     """Publish the working warehouse's marts to the serving copy, as a passing run does (after a
     person has reviewed a failed audit, say)."""
+    from event_analytics.job import Stop, publish_marts
+    from event_analytics.serving import SUITES_NOT_RUN, check_serving_dir
+
     warehouse = warehouse or project.default_warehouse()
     if not warehouse.exists():
         raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse} does not exist: run first")
-    from event_analytics.serving import SUITES_NOT_RUN, check_serving_dir
-
     serving = serving or default_serving_dir(warehouse)
     try:
         check_serving_dir(serving, warehouse)
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     with holding(warehouse, wait):
-        publish_marts(warehouse, serving, suites=SUITES_NOT_RUN)
+        try:
+            publish_marts(warehouse, serving, SUITES_NOT_RUN)
+        except Stop as stop:
+            raise fail(stop.code, stop.reason) from None
 
 
 @app.command()
@@ -456,22 +292,6 @@ def report(
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise fail(project.EXIT_PIPELINE_ERROR, f"writing the report of {serving} failed: {reason}") from None
     typer.echo(f"wrote {path}")
-
-
-def print_summary(warehouse: Path, result: RunResult | None) -> None:
-    from event_analytics.summary import warehouse_counts
-
-    counts = warehouse_counts(warehouse)
-    table = Table(title=f"event-analytics run: {warehouse}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name in ("messages_read", "events", "sessions", "users", "quarantined", "duplicates"):
-        table.add_row(name.replace("_", " "), f"{getattr(counts, name):,}")
-    if result is not None:
-        for stage, seconds in result.stage_seconds().items():
-            table.add_row(f"seconds: {stage}", f"{seconds:.1f}")
-        table.add_row("seconds: total (wall)", f"{result.wall_seconds:.1f}")
-    Console().print(table)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from event_analytics.project import ConfigError, project_dir
 
@@ -88,6 +88,20 @@ class PipelineVars(BaseModel):
         description="Quarantine keeps raw lines (personal data included) this many days after a run wrote them; "
         "then their text is cleared, the rows and reasons kept."
     )
+    max_rejected_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="A run whose share of quarantined lines in a landing folder exceeds this warns, naming the "
+        "top reasons."
+    )
+    max_rejected_share_error: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="Above this share the run fails (exit 1, nothing published)."
+    )
+    freshness_warn_after_hours: Annotated[int, Field(ge=1)] = Field(
+        description="`dbt source freshness` (models/sources.yml), run after every build: the newest landing "
+        "file or staged event older than this warns."
+    )
+    freshness_error_after_hours: Annotated[int, Field(ge=1)] = Field(
+        description="dbt calls a source this old stale with status error; the run still only warns about it."
+    )
     funnels: list[Funnel] = Field(
         description="Funnels: {name, steps, window_days}; a step is an event name or {event, where: {property: value}}."
     )
@@ -127,6 +141,14 @@ class PipelineVars(BaseModel):
     plan_lint_events: str | None = Field(
         default=None, description="sqlfluff only: the events staging is compiled with when linted."
     )
+
+    @model_validator(mode="after")
+    def thresholds_in_order(self) -> PipelineVars:
+        if self.max_rejected_share > self.max_rejected_share_error:
+            raise ValueError("max_rejected_share must not exceed max_rejected_share_error")
+        if self.freshness_warn_after_hours > self.freshness_error_after_hours:
+            raise ValueError("freshness_warn_after_hours must not exceed freshness_error_after_hours")
+        return self
 
 
 def default_vars() -> dict[str, Any]:
@@ -178,6 +200,8 @@ def describe(exc: ValidationError) -> str:
             return unknown_name("var", name, PipelineVars.model_fields)
         return unknown_name(f"key in var {parent}:", name, {**Funnel.model_fields, **FunnelStep.model_fields})
     message = error["msg"][0].lower() + error["msg"][1:]
+    if not location:  # a rule across vars: its message names them
+        return "vars: " + message.removeprefix("value error, ")
     if ", not " in message or error["type"] == "missing":
         return f"var {location}: {message}"
     return f"var {location}: {message}, not {error.get('input')!r}"

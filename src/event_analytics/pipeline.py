@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from event_analytics.config import check_vars
+from event_analytics.dbt_worker import EVENT_PREFIX
 from event_analytics.ingest import PLAN_VARIABLE, LoadPlan, plan_load
 from event_analytics.landing import is_url
 from event_analytics.plan import compile_plan, read_plan
@@ -60,6 +61,7 @@ class RunResult:
     nodes: list[NodeResult] = field(default_factory=list)
     output: str = ""
     plan: LoadPlan | None = None
+    target_path: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -139,6 +141,21 @@ def refuse_templates(value: Any, where: str) -> None:
         raise ConfigError(f"{where}: vars are data, not templates: text with {{{{, {{% or env_var is refused")
 
 
+LOG_MAX_BYTES_VARIABLE = "EVENT_ANALYTICS_LOG_MAX_BYTES"
+
+
+def log_max_bytes() -> int:
+    """How many bytes of dbt log to keep beside a warehouse."""
+    text = os.environ.get(LOG_MAX_BYTES_VARIABLE, "10000000")
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"${LOG_MAX_BYTES_VARIABLE} must be a whole number of bytes, not {text!r}") from None
+    if value < 60_000:
+        raise ConfigError(f"${LOG_MAX_BYTES_VARIABLE} must be at least 60000 bytes, not {value}")
+    return value
+
+
 def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["EVENT_ANALYTICS_WAREHOUSE"] = str(warehouse)
@@ -148,6 +165,10 @@ def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path
     if pii_key:
         env[PII_KEY_VARIABLE] = pii_key
     env.setdefault("EVENT_ANALYTICS_SPILL_DIR", str(warehouse.parent / ".spill"))
+    # dbt's log beside its warehouse, rotated: dbt keeps the file and 5 older ones, so each is a
+    # sixth of what may be kept (EVENT_ANALYTICS_LOG_MAX_BYTES, 10 MB by default).
+    env["DBT_LOG_PATH"] = str(warehouse.parent / "logs")
+    env["DBT_LOG_FILE_MAX_BYTES"] = str(log_max_bytes() // 6)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 
@@ -160,10 +181,16 @@ def dbt_command(
     select: str | None = None,
     target_path: Path | None = None,
     unit_tests: bool = False,
+    freshness: bool = False,
+    target: str | None = None,
 ) -> list[str]:
+    """The dbt process's command line (dbt_worker runs dbt with node events on stdout)."""
     root = project_dir()
     args = [
-        str(Path(sys.executable).with_name("dbt")),
+        sys.executable,
+        "-m",
+        "event_analytics.dbt_worker",
+        *(["--freshness"] if freshness else []),
         command,
         "--project-dir",
         str(root),
@@ -174,6 +201,8 @@ def dbt_command(
     ]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
+    if target:
+        args += ["--target", target]
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -208,10 +237,16 @@ def run_dbt(
     pii_key: str | None = None,
     unit_tests: bool = False,
     plan: LoadPlan | None = None,
+    freshness: bool = False,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    target: str | None = None,
 ) -> RunResult:
     """Run one dbt command (build, run, test) on the warehouse; never raises for dbt's own failures.
 
-    `observe` is called with the started dbt process (the benchmark samples its memory). Without
+    `observe` is called with the started dbt process (the benchmark samples its memory);
+    `on_event` with each node's start and end as dbt reports them (dbt_worker). With `freshness`, a
+    build that succeeds is followed by `dbt source freshness` (results: sources.json in the
+    result's target_path). Without
     `pii_key`, dbt takes $EVENT_ANALYTICS_PII_KEY from the environment (and fails if it is unset).
     A build or run loads the landing files of `plan`, planned here when not given
     (ingest.plan_load): the plan comes back in the result.
@@ -237,27 +272,41 @@ def run_dbt(
         select=select,
         target_path=target_path,
         unit_tests=unit_tests,
+        freshness=freshness,
+        target=target,
     )
     started_epoch = time.time()
     started = time.perf_counter()
+    output: list[str] = []
     with subprocess.Popen(
         cmd,
         cwd=project_dir(),
         env=dbt_environment(warehouse, pii_key, plan_path),
-        stdout=None if stream else subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        errors="replace",
     ) as proc:
         if observe is not None:
             observe(proc)
-        output, _ = proc.communicate()
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(EVENT_PREFIX):
+                if on_event is not None:
+                    on_event(json.loads(line[len(EVENT_PREFIX) :]))
+                continue
+            output.append(line)
+            if stream:
+                sys.stdout.write(line)
+                sys.stdout.flush()
     wall = time.perf_counter() - started
     return RunResult(
         returncode=proc.returncode,
         wall_seconds=wall,
         nodes=read_run_results(target_path / "run_results.json", since=started_epoch),
-        output=output or "",
+        output="".join(output),
         plan=plan,
+        target_path=target_path,
     )
 
 

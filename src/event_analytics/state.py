@@ -1,14 +1,18 @@
-"""Whether a run has anything to do: landing files to load or reject, new code or vars, or an
-unfinished run.
+"""Whether a run has anything to do: landing files to load or reject, new code or vars, an
+unfinished run, or an audit to redo; and whether the loaded rows follow this run's settings.
 
 A scheduled job mostly finds nothing new; answering that from the warehouse takes well under a
 second, where a `dbt build` over an unchanged warehouse still rebuilds its table marts and reruns
-every test. The state of the last successful run is kept in `meta.pipeline_runs`.
+every test. `meta.pipeline_runs` records each build (status `built`) and each passed audit
+(`passed`): a run whose audit failed is, with no new input, audited again without a build.
+`meta.load_settings` records the settings each load followed (load_settings): rows already loaded
+keep the tracking plan mode, plan and PII key they were loaded with.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,40 +44,49 @@ def fingerprint(dbt_vars: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class LoadedState:
     loaded_through: str | None
-    last_success_fingerprint: str
-    last_success_loaded_through: str | None
+    last_fingerprint: str
+    last_loaded_through: str | None
+    last_status: str
+
+
+# Rows of meta.pipeline_runs from before the status column are passed audits.
+STATUS = "coalesce(status, 'passed')"
 
 
 def loaded_state(warehouse: Path) -> LoadedState | None:
-    """What staging holds and what the last successful run saw; None before any successful run."""
+    """What staging holds and what the last build saw; None before any build was recorded."""
     if not warehouse.exists():
         return None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             loaded_through = con.execute(LOADED_THROUGH).fetchone()[0]
             last = con.execute(
-                "select fingerprint, loaded_through from meta.pipeline_runs order by finished_at desc limit 1"
+                f"select fingerprint, loaded_through, {STATUS} from meta.pipeline_runs "
+                "order by finished_at desc limit 1"
             ).fetchone()
     except duckdb.Error:
         return None
     if last is None:
         return None
-    return LoadedState(loaded_through, last[0], last[1])
+    return LoadedState(loaded_through, last[0], last[1], last[2])
 
 
-def nothing_to_do(plan: LoadPlan, warehouse: Path, dbt_vars: dict[str, Any]) -> bool:
-    """True when the last run succeeded with this code and vars, no run has loaded data since
-    (a killed run has), and the load plan has no file to load or reject (a rejected file is
-    tried, and reported, every run)."""
+def next_step(plan: LoadPlan, warehouse: Path, dbt_vars: dict[str, Any]) -> str:
+    """`nothing` when the last run passed its audit with this code and vars, no run has loaded
+    data since (a killed run has), and the load plan has no file to load or reject (a rejected
+    file is tried, and reported, every run); `audit` when the same holds of a build whose audit
+    failed; else `build`."""
     if plan.files or plan.rejected:
-        return False
+        return "build"
     state = loaded_state(warehouse)
-    return (
-        state is not None
-        and state.last_success_fingerprint == fingerprint(dbt_vars)
-        and state.loaded_through == state.last_success_loaded_through
-        and not quarantine_text_to_expire(warehouse, project_vars(dbt_vars)["quarantine_retention_days"])
-    )
+    if (
+        state is None
+        or state.last_fingerprint != fingerprint(dbt_vars)
+        or state.loaded_through != state.last_loaded_through
+        or quarantine_text_to_expire(warehouse, project_vars(dbt_vars)["quarantine_retention_days"])
+    ):
+        return "build"
+    return "nothing" if state.last_status == "passed" else "audit"
 
 
 def quarantine_text_to_expire(warehouse: Path, retention_days: Any) -> bool:
@@ -93,7 +106,17 @@ def quarantine_text_to_expire(warehouse: Path, retention_days: Any) -> bool:
     return bool(row and row[0])
 
 
+def record_build(warehouse: Path, dbt_vars: dict[str, Any]) -> None:
+    """A build succeeded; its audit is still to pass."""
+    _record(warehouse, dbt_vars, "built", validated=False)
+
+
 def record_success(warehouse: Path, dbt_vars: dict[str, Any], *, validated: bool) -> None:
+    """The run passed its audit (or skipped it: `validated` False)."""
+    _record(warehouse, dbt_vars, "passed", validated=validated)
+
+
+def _record(warehouse: Path, dbt_vars: dict[str, Any], status: str, *, validated: bool) -> None:
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists meta")
         con.execute(
@@ -101,10 +124,11 @@ def record_success(warehouse: Path, dbt_vars: dict[str, Any], *, validated: bool
             "(finished_at timestamp, fingerprint varchar, loaded_through varchar)"
         )
         con.execute("alter table meta.pipeline_runs add column if not exists validated boolean")
+        con.execute("alter table meta.pipeline_runs add column if not exists status varchar")
         con.execute(
-            "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated) "
-            "values (current_timestamp::timestamp, ?, (" + LOADED_THROUGH + "), ?)",
-            [fingerprint(dbt_vars), validated],
+            "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated, status) "
+            "values (current_timestamp::timestamp, ?, (" + LOADED_THROUGH + "), ?, ?)",
+            [fingerprint(dbt_vars), validated, status],
         )
 
 
@@ -123,10 +147,66 @@ def validated_through(warehouse: Path, dbt_vars: dict[str, Any]) -> str | None:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             last = con.execute(
                 "select fingerprint, loaded_through, validated from meta.pipeline_runs "
-                "order by finished_at desc limit 1"
+                f"where {STATUS} = 'passed' order by finished_at desc limit 1"
             ).fetchone()
     except duckdb.Error:
         return None
     if last is None or not last[2] or last[0] != fingerprint(dbt_vars):
         return None
     return last[1]
+
+
+# Settings a row follows from the run that loaded it: a later change reaches new rows only.
+RECORDED_SETTINGS = ("tracking_plan_mode", "tracking_plan", "pii_key")
+
+
+def load_settings(dbt_vars: dict[str, Any], plan: dict[str, Any], pii_key: str) -> dict[str, str]:
+    """This run's settings as recorded: the mode, a hash of the compiled tracking plan, and a
+    fingerprint of the PII key (an HMAC of a fixed text: it tells keys apart, never the key)."""
+    return {
+        "tracking_plan_mode": str(project_vars(dbt_vars)["tracking_plan_mode"]),
+        "tracking_plan": hashlib.sha256(json.dumps(plan, sort_keys=True, default=str).encode()).hexdigest()[:16],
+        "pii_key": hmac.new(pii_key.encode(), b"event-analytics key fingerprint", "sha256").hexdigest()[:16],
+    }
+
+
+def settings_drift(warehouse: Path, current: dict[str, str]) -> tuple[list[str], list[str]]:
+    """How the loaded rows' recorded settings differ from `current`: (changes since the last load,
+    which need --full-refresh or --accept-partial-settings; older differences already accepted),
+    one line per setting."""
+    if not warehouse.exists():
+        return [], []
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            rows = con.execute(
+                "select setting, value, min(loaded_at), max(loaded_at) from meta.load_settings group by 1, 2 order by 4"
+            ).fetchall()
+    except duckdb.Error:
+        return [], []
+    changed, accepted = [], []
+    for setting in RECORDED_SETTINGS:
+        history = [(value, first, last) for name, value, first, last in rows if name == setting]
+        if not history:
+            continue
+        what = {"tracking_plan": "the tracking plan", "pii_key": "the PII key"}.get(setting, setting)
+        differing = [(value, first) for value, first, _ in history if value != current[setting]]
+        if not differing:
+            continue
+        value, first = differing[0]
+        seen = f"{value}, not {current[setting]}" if setting == "tracking_plan_mode" else "another version"
+        line = f"rows loaded since {first:%Y-%m-%d %H:%M} follow {what}: {seen}"
+        (changed if history[-1][0] != current[setting] else accepted).append(line)
+    return changed, accepted
+
+
+def record_load_settings(warehouse: Path, current: dict[str, str], *, full_refresh: bool) -> None:
+    """Record the settings the rows this run loaded follow (a full refresh reloaded them all)."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists meta")
+        con.execute(
+            "create table if not exists meta.load_settings (setting varchar, value varchar, loaded_at timestamp)"
+        )
+        if full_refresh:
+            con.execute("delete from meta.load_settings")
+        for setting, value in current.items():
+            con.execute("insert into meta.load_settings values (?, ?, current_timestamp::timestamp)", [setting, value])

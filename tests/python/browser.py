@@ -38,7 +38,9 @@ CHARTS_JS = """
     tag: el.tagName.toLowerCase(),
     width: box.width,
     height: box.height,
-    elements: el.tagName.toLowerCase() === 'svg' ? el.querySelectorAll('path, rect, circle, line, polyline, text, use').length : -1,
+    elements: el.tagName.toLowerCase() === 'svg'
+      ? el.querySelectorAll('path, rect, circle, line, polyline, text, use').length
+      : -1,
     id: el.closest('[id]') ? el.closest('[id]').id : '',
   };
 })

@@ -46,6 +46,10 @@ def funnel(*steps: object, **extra: object) -> dict:
             {"experiment_expected_split": {"exp": {"control": -1}}},
             "var experiment_expected_split.exp.control: input should be greater than or equal to 0, not -1",
         ),
+        (
+            {"max_rejected_share": 0.6},
+            "vars: max_rejected_share must not exceed max_rejected_share_error",
+        ),
         # enums
         ({"retention_grain": "weekly"}, "var retention_grain: input should be 'week', 'day' or 'month', not 'weekly'"),
         ({"tracking_plan_mode": "bogus"}, "var tracking_plan_mode: input should be 'enforce' or 'flag', not 'bogus'"),

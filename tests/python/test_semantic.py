@@ -105,13 +105,16 @@ def test_events_users_and_sessions_per_day(serving: Path, tmp_path: Path) -> Non
 
 def test_bounce_rate_and_session_duration_per_week(serving: Path, tmp_path: Path) -> None:
     rows = mf_query(serving, tmp_path, "bounce_rate,average_session_duration_seconds", "metric_time__week")
-    got = {r["metric_time__week"][:10]: (number(r["bounce_rate"]), number(r["average_session_duration_seconds"])) for r in rows}
+    got = {
+        r["metric_time__week"][:10]: (number(r["bounce_rate"]), number(r["average_session_duration_seconds"]))
+        for r in rows
+    }
     expected = {
         str(week): (bounce, duration)
         for week, bounce, duration in marts(
             serving,
-            "select cast(date_trunc('week', started_at) as date), avg(cast(is_bounce as integer)), avg(duration_seconds) "
-            "from marts.fct_sessions group by 1",
+            "select cast(date_trunc('week', started_at) as date), avg(cast(is_bounce as integer)), "
+            "avg(duration_seconds) from marts.fct_sessions group by 1",
         )
     }
     assert got.keys() == expected.keys()
@@ -177,7 +180,10 @@ def test_week_1_retention_per_cohort(serving: Path, tmp_path: Path) -> None:
 
 def test_experiment_conversion_matches_experiment_results(serving: Path, tmp_path: Path) -> None:
     rows = mf_query(
-        serving, tmp_path, "experiment_conversion", "experiment_assignment__experiment_id,experiment_assignment__variant"
+        serving,
+        tmp_path,
+        "experiment_conversion",
+        "experiment_assignment__experiment_id,experiment_assignment__variant",
     )
     got = {
         (r["experiment_assignment__experiment_id"], r["experiment_assignment__variant"]): number(

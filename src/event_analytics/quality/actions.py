@@ -1,10 +1,5 @@
-"""The Checkpoint's actions: GX's own, extended where they fall short.
-
-FailedExpectationsAlert. GX's SlackNotificationAction posts to any Slack-compatible webhook, but even with
-show_failed_expectations=True its message does not list them (gx_compat, fact 5). This subclass
-keeps GX's rendering and HTTP posting, renders only the suites that failed, and adds a section
-listing their failed expectations: relation, column, expectation, what was observed, and a few
-offending values with PII masked.
+"""The Checkpoint's action: GX's own, extended where it falls short (alerts: alerts.py says why
+they are not a GX action).
 
 UpdateDataDocsOnce. GX's UpdateDataDocsAction rebuilds the site, index included, once per
 validation result: with ~17 suites that was 10 of 16 seconds of a validation. This one builds the
@@ -19,10 +14,9 @@ import copy
 import html
 from typing import Any, Literal
 
-from great_expectations.checkpoint import SlackNotificationAction, UpdateDataDocsAction
+from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-from event_analytics.quality.checks import failures_of
 from event_analytics.quality.masking import mask
 
 # Keys of an expectation's `result` that hold values read from the data.
@@ -35,39 +29,6 @@ VALUE_KEYS = (
     "observed_value",
     "details",
 )
-
-MAX_LISTED = 10
-
-
-class FailedExpectationsAlert(SlackNotificationAction):
-    type: Literal["event_analytics_failed_expectations"] = "event_analytics_failed_expectations"
-    # The plan's PII patterns: offending values are masked with them before they leave.
-    masking_patterns: dict[str, str] = {}
-    # What the run does about the failure (it publishes nothing), said once, last.
-    footer: str = ""
-
-    def _send_slack_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
-        if self.footer:
-            footer = {"type": "section", "text": {"type": "mrkdwn", "text": self.footer}}
-            payload.setdefault("blocks", []).append(footer)
-        return super()._send_slack_notification(payload)
-
-    def _render_validation_result(
-        self, result_identifier: Any, result: Any, action_context: Any = None
-    ) -> list[dict[str, Any]]:
-        if result.success:
-            # Only the suites that failed: a Slack message holds at most 50 blocks.
-            return []
-        blocks = super()._render_validation_result(result_identifier, result, action_context)
-        failures = failures_of(result, self.masking_patterns)
-        if failures:
-            # Slack caps a section at 3,000 characters.
-            shown = failures[:MAX_LISTED]
-            lines = [f"*Failed expectations in {result.suite_name}:*"] + [f"• {failure}"[:250] for failure in shown]
-            if len(failures) > len(shown):
-                lines.append(f"… and {len(failures) - len(shown)} more (see Data Docs)")
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
-        return blocks
 
 
 class UpdateDataDocsOnce(UpdateDataDocsAction):

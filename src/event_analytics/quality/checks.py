@@ -1,8 +1,8 @@
 """Run the GX suites against the warehouse through one Checkpoint, as SQL in DuckDB.
 
 GX opens the DuckDB file read-only and gives it back before returning (gx_compat.release), so dbt
-can write again. The Checkpoint's actions update Data Docs and, when a webhook is set, post the
-failed expectations (actions.FailedExpectationsAlert).
+can write again. The Checkpoint's action updates Data Docs; the failures come back to the caller,
+which alerts (alerts.py) with every other check's.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from event_analytics.plan import compile_plan, read_plan
 from event_analytics.project import ConfigError
 from event_analytics.quality.masking import mask
 from event_analytics.quality.suites import (
+    CATEGORY_META,
     DBT_TEST_META,
+    LANDING_FILES,
     NOW_PARAMETER,
     PII_SCHEMA,
+    PLAN_CONFORMANCE,
     Relation,
     expectation,
     load_schema_suites,
@@ -56,6 +59,7 @@ class Failure:
     column: str | None
     detail: str
     examples: list[str] = field(default_factory=list)
+    category: str | None = None  # suites.CATEGORY_META of the expectation
 
     def __str__(self) -> str:
         target = f"{self.relation}.{self.column}" if self.column else self.relation
@@ -177,8 +181,23 @@ def rejected_files_suite(since: str) -> dict[str, Any]:
             "relation": "quarantine.rejected_files",
             "row_filter": f"rejected_at >= timestamp '{since.replace(chr(39), chr(39) * 2)}'",
         },
-        "expectations": [expectation("expect_column_values_to_be_in_set", column="source_file", value_set=[])],
+        "expectations": [
+            expectation(
+                "expect_column_values_to_be_in_set", {CATEGORY_META: LANDING_FILES}, column="source_file", value_set=[]
+            )
+        ],
     }
+
+
+def severity_of(failure: Failure, tracking_plan_mode: str) -> str:
+    """error fails the run; warn alerts and publishes. Rejected landing files (the good files' data
+    is still right) and, in flag mode, unplanned events (let through on purpose) are warnings;
+    everything else the suites check (schema, keys, ranges, PII) is an error."""
+    if failure.category == LANDING_FILES:
+        return "warn"
+    if failure.category == PLAN_CONFORMANCE and tracking_plan_mode == "flag":
+        return "warn"
+    return "error"
 
 
 def preload_gx() -> threading.Thread:
@@ -201,21 +220,21 @@ def validate_warehouse(
     warehouse: Path,
     *,
     data_docs: Path | None = None,
-    webhook: str | None = None,
     pii_schema: str = PII_SCHEMA,
     changed_since: str | None = None,
     dbt_tested: bool = False,
     rejected_files_since: str | None = None,
-    alert_footer: str = "",
+    future_tolerance_minutes: float = 0.0,
 ) -> ValidationReport:
-    """Run every suite; failures come back (masked), alerts and Data Docs go out as GX actions.
+    """Run every suite; failures come back (masked), Data Docs are updated by a GX action.
 
     A first pass asks GX only whether each expectation holds (BOOLEAN_ONLY): it then skips the
     query for offending values that every row-level expectation otherwise runs, even when nothing
     is wrong (measured at 10M events: a third of validation). Only when something failed does a
-    second pass run with counts and examples, and alert. With `rejected_files_since` (a run's
-    start), a landing file rejected since then (quarantine.rejected_files) fails validation too.
-    `alert_footer` ends the alert: what the run does about the failure (it publishes nothing).
+    second pass run with counts and examples. With `rejected_files_since` (a run's start), a
+    landing file rejected since then (quarantine.rejected_files) is a failure too (a warning: see
+    severity_of). Timestamps may lie up to `future_tolerance_minutes` after now, the clock skew
+    staging accepts.
     """
     if not warehouse.is_file():
         raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
@@ -225,8 +244,9 @@ def validate_warehouse(
     if rejected_files_since is not None:
         suites.append(rejected_files_suite(rejected_files_since))
     patterns = plan["pii"]["redact"]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=future_tolerance_minutes)
     expectations, suite_failures = _run_checkpoint(
-        warehouse, suites, patterns, data_docs, webhook=None, result_format={"result_format": "BOOLEAN_ONLY"}
+        warehouse, suites, patterns, data_docs, now, result_format={"result_format": "BOOLEAN_ONLY"}
     )
     if suite_failures or failures:
         expectations, suite_failures = _run_checkpoint(
@@ -234,9 +254,8 @@ def validate_warehouse(
             suites,
             patterns,
             data_docs,
-            webhook,
+            now,
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES_SHOWN},
-            alert_footer=alert_footer,
         )
     # GX's objects are gone now; collecting them closes the last DuckDB handle (gx_compat, fact 4).
     gc.collect()
@@ -254,9 +273,8 @@ def _run_checkpoint(
     suites: list[dict[str, Any]],
     patterns: dict[str, str],
     data_docs: Path | None,
-    webhook: str | None,
+    now: dt.datetime,
     result_format: dict[str, Any],
-    alert_footer: str = "",
 ) -> tuple[int, list[Failure]]:
 
     import great_expectations as gx
@@ -264,7 +282,7 @@ def _run_checkpoint(
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     from event_analytics.quality import gx_compat
-    from event_analytics.quality.actions import FailedExpectationsAlert, UpdateDataDocsOnce
+    from event_analytics.quality.actions import UpdateDataDocsOnce
 
     gx_compat.install()
     # GX warns once per type expectation that DuckDB has no dialect module of its own (gx_compat 6).
@@ -323,16 +341,6 @@ def _run_checkpoint(
             actions.append(
                 UpdateDataDocsOnce(name="update_data_docs", site_names=[DATA_DOCS_SITE], masking_patterns=patterns)
             )
-        if webhook:
-            actions.append(
-                FailedExpectationsAlert(
-                    name="alert_owners",
-                    slack_webhook=webhook,
-                    notify_on="failure",
-                    masking_patterns=patterns,
-                    footer=alert_footer,
-                )
-            )
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
                 name=CHECKPOINT_NAME,
@@ -341,7 +349,6 @@ def _run_checkpoint(
                 result_format=result_format,
             )
         )
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         result = checkpoint.run(expectation_parameters={NOW_PARAMETER: now})
         expectations, failures = 0, []
         for suite_result in result.run_results.values():
@@ -367,7 +374,15 @@ def failures_of(suite_result: Any, patterns: dict[str, str]) -> list[Failure]:
         else:
             detail, examples = describe(result.result or {}, patterns)
         failures.append(
-            Failure(suite_result.suite_name, relation, config.type, config.kwargs.get("column"), detail, examples)
+            Failure(
+                suite_result.suite_name,
+                relation,
+                config.type,
+                config.kwargs.get("column"),
+                detail,
+                examples,
+                (config.meta or {}).get(CATEGORY_META),
+            )
         )
     return failures
 

@@ -30,6 +30,10 @@ RATE_COLUMN = re.compile(r"(_rate$|^conversion_from_)")
 NOW_PARAMETER = "now_utc"
 # Names the dbt data test an expectation repeats.
 DBT_TEST_META = "dbt_test"
+# What kind of rule an expectation enforces, where its severity depends on it (checks.severity_of).
+CATEGORY_META = "category"
+PLAN_CONFORMANCE = "plan_conformance"
+LANDING_FILES = "landing_files"
 
 
 def expectations_dir() -> Path:
@@ -139,8 +143,14 @@ def schema_suite(relation: Relation, model: dict[str, Any], planned_events: list
                     expectation("expect_compound_columns_to_be_unique", meta, column_list=args["columns"])
                 )
     if str(relation) == "marts.fct_events":
+        # In flag mode unplanned events pass on purpose: then a warning, not a failure (checks.severity_of).
         expectations.append(
-            expectation("expect_column_values_to_be_in_set", column="event_name", value_set=planned_events)
+            expectation(
+                "expect_column_values_to_be_in_set",
+                {CATEGORY_META: PLAN_CONFORMANCE},
+                column="event_name",
+                value_set=planned_events,
+            )
         )
     return {"name": f"schema.{relation}", "expectations": expectations, "meta": {"relation": str(relation)}}
 
