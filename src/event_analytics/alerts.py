@@ -37,6 +37,7 @@ MAX_SECTION_CHARS = 3000
 MAX_LISTED = 10
 RETRIES = 3
 BACKOFF_SECONDS = 1.0
+BACKOFF_VARIABLE = "EVENT_ANALYTICS_ALERT_BACKOFF_SECONDS"  # the first wait; it doubles each retry
 TIMEOUT_SECONDS = 10.0
 
 
@@ -191,7 +192,9 @@ def post(
 ) -> None:
     """POST the message; retry an HTTP error or no answer `retries` times, waiting backoff, 2x,
     4x... seconds; AlertError with the last reason if it never got through."""
-    wait = BACKOFF_SECONDS if backoff is None else backoff
+    if backoff is None:
+        backoff = float(os.environ.get(BACKOFF_VARIABLE) or BACKOFF_SECONDS)
+    wait = backoff
     body = json.dumps(payload).encode()
     reason = ""
     for attempt in range(retries + 1):

@@ -23,6 +23,8 @@ plan_app = typer.Typer(help="The tracking plan (tracking_plan.yml).", no_args_is
 app.add_typer(plan_app, name="plan")
 suites_app = typer.Typer(help="The GX expectation suites (expectations/).", no_args_is_help=True)
 app.add_typer(suites_app, name="suites")
+vars_app = typer.Typer(help="The pipeline's vars (dbt_project.yml, checked by config.py).", no_args_is_help=True)
+app.add_typer(vars_app, name="vars")
 console = Console(stderr=True)
 SERVING_OPTION = typer.Option(
     "--serving",
@@ -184,7 +186,7 @@ def run(
         log_format=log_format.value,
         target=target,
     )
-    with holding(warehouse, wait):
+    with holding(warehouse, wait, command="run"):
         try:
             run_job(options)
         except Stop as stop:
@@ -198,8 +200,9 @@ def default_serving_dir(warehouse: Path) -> Path:
 
 
 @contextlib.contextmanager
-def holding(warehouse: Path, wait: float) -> Iterator[None]:
-    """The warehouse's lock for the block; exit 4 with one line when another process holds it."""
+def holding(warehouse: Path, wait: float, command: str | None = None) -> Iterator[None]:
+    """The warehouse's lock for the block; exit 4 with one line when another process holds it
+    (for `command` run, also a line in runs.jsonl: a scheduler reads skipped runs there too)."""
     import duckdb
 
     from event_analytics.locking import Busy, duckdb_lock_conflict, warehouse_lock
@@ -208,12 +211,25 @@ def holding(warehouse: Path, wait: float) -> Iterator[None]:
         with warehouse_lock(warehouse, wait):
             yield
     except Busy as exc:
+        record_busy(warehouse, command, str(exc))
         raise fail(project.EXIT_BUSY, str(exc)) from None
     except duckdb.IOException as exc:
         conflict = duckdb_lock_conflict(str(exc), warehouse)
         if conflict is None:
             raise
+        record_busy(warehouse, command, conflict)
         raise fail(project.EXIT_BUSY, conflict) from None
+
+
+def record_busy(warehouse: Path, command: str | None, reason: str) -> None:
+    from event_analytics.runlog import RunRecord, new_run_id, runs_path
+
+    if command is None:
+        return
+    now = dt.datetime.now(dt.UTC)
+    record = RunRecord(new_run_id(now), str(warehouse), now.isoformat(timespec="milliseconds"), command=command)
+    record.finish(project.EXIT_BUSY, reason)
+    record.append_to(runs_path(warehouse))
 
 
 @app.command()
@@ -413,3 +429,24 @@ def plan_compile() -> None:
             typer.echo(str(problem), err=True)
         raise fail(project.EXIT_VALIDATION_FAILED, "fix the tracking plan before compiling it")
     typer.echo(f"wrote {write_macro(plan)}")
+
+
+@vars_app.command("docs")
+def vars_docs(
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if README's table of vars is stale.")] = False,
+) -> None:
+    """Write README's table of vars (between <!-- vars:start --> and <!-- vars:end -->) from the schema."""
+    from event_analytics.config import README_MARKERS, readme_with_vars_table
+
+    readme = project.project_dir() / "README.md"
+    text = readme.read_text()
+    try:
+        updated = readme_with_vars_table(text)
+    except ValueError as exc:
+        raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from None
+    if check:
+        if updated != text:
+            raise fail(1, f"README.md's table of vars is stale: run `event-analytics vars docs` ({README_MARKERS[0]})")
+        return
+    readme.write_text(updated)
+    typer.echo(f"wrote the table of vars to {readme}")

@@ -292,3 +292,16 @@ def type_of(prop: dict[str, Any], schema: dict[str, Any]) -> str:
     return {"number": "number", "integer": "integer", "string": "text", "boolean": "boolean", "null": "null"}.get(
         kind, kind
     ) + (f" {' '.join(bounds)}" if bounds else "")
+
+
+README_MARKERS = ("<!-- vars:start -->", "<!-- vars:end -->")
+
+
+def readme_with_vars_table(readme: str) -> str:
+    """README's text with the table between README_MARKERS regenerated."""
+    start, end = README_MARKERS
+    if start not in readme or end not in readme:
+        raise ValueError(f"README.md lacks the markers {start} and {end}")
+    before, rest = readme.split(start, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{start}\n{vars_table()}{end}{after}"

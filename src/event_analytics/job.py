@@ -164,7 +164,9 @@ def _run(options: RunOptions, record: RunRecord, progress: Progress, started: dt
         record.dbt = "skipped"
 
     if not audit.errors and not options.skip_validation:
-        validate(options, record, progress, audit, run_state, settings, started)
+        # An audit alone checks what the build it audits loaded.
+        loaded_since = started if step == "build" else last_load_time(warehouse) or started
+        validate(options, record, progress, audit, run_state, settings, loaded_since)
     elif options.skip_validation:
         record.gx = "skipped"
 
@@ -281,7 +283,8 @@ def validate(
     settings: dict[str, Any],
     started: dt.datetime,
 ) -> None:
-    """The GX suites (rows built since the last passed audit), rejected files, the quarantine rate."""
+    """The GX suites (rows built since the last passed audit), and of the files loaded since
+    `started`: the rejected ones and the quarantine rate."""
     from event_analytics.quality.rates import quarantine_rate_problems
     from event_analytics.state import validated_through
 
@@ -549,6 +552,15 @@ def rejected_files(warehouse: Path, since: str) -> list[tuple[str, str, str]]:
             table.add_row(*row)
         console.print(table)
     return rows
+
+
+def last_load_time(warehouse: Path) -> dt.datetime | None:
+    """When the last build that loaded files started (meta.landing_files.loaded_at)."""
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute("select max(loaded_at) from meta.landing_files").fetchone()[0]  # type: ignore[index]
+    except duckdb.Error:
+        return None
 
 
 def count_loaded(warehouse: Path, record: RunRecord, started: dt.datetime) -> None:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import message, write_lines
 from event_analytics.cli import app
-from event_analytics.config import PipelineVars, check_vars, default_vars, vars_table
+from event_analytics.config import PipelineVars, check_vars, default_vars, readme_with_vars_table, vars_table
 from event_analytics.plan import compile_plan, read_plan
 from event_analytics.project import EXIT_CONFIG_ERROR, ConfigError, project_dir
 
@@ -141,6 +141,9 @@ def test_readme_table_of_vars_is_current() -> None:
     found = re.search(r"<!-- vars:start -->\n(.*?)<!-- vars:end -->", readme, re.S)
     assert found, "README lacks the generated table of vars"
     assert found.group(1) == vars_table(), "README's table of vars is stale: run `event-analytics vars docs`"
+    assert readme_with_vars_table(readme) == readme
+    stale = readme.replace("| `session_timeout_minutes` |", "| `session_timeout` |")
+    assert readme_with_vars_table(stale) == readme
 
 
 def test_the_table_names_every_var_with_its_default() -> None:

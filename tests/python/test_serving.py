@@ -27,6 +27,7 @@ from event_analytics.project import (
     EXIT_VALIDATION_FAILED,
     project_dir,
 )
+from event_analytics.runlog import read_runs
 from event_analytics.serving import KEPT_VERSIONS, publish
 
 runner = CliRunner()
@@ -211,8 +212,11 @@ def test_a_second_run_exits_4_at_once_or_waits_for_the_first(tmp_path: Path) -> 
         line = rf"event-analytics: another run \(pid {holder.pid}, started at [0-9T:+-]+\) holds {holds}"
         assert re.fullmatch(line, result.stderr.strip()), result.stderr
         assert not warehouse.exists()
+        # a scheduler finds the skipped run in runs.jsonl too
+        assert [(r["exit_code"], r["command"]) for r in read_runs(warehouse)] == [(EXIT_BUSY, "run")]
         result = run_cli(landing, warehouse, "--wait", "60")
         assert result.exit_code == 0, result.output
+        assert [r["exit_code"] for r in read_runs(warehouse)] == [EXIT_BUSY, 0]
     finally:
         holder.kill()
         holder.wait()
