@@ -119,22 +119,25 @@
     select moved.partition_key from meta.moved_partitions as moved where moved.moved_at > {{ watermark(settings) }}
 {%- endmacro %}
 
-{#- fct_sessions' pre-hook: see the model. A moved partition was rebuilt whole, or emptied. -#}
-{% macro delete_rebuilt_sessions() %}
-    {%- if is_incremental() %}
+{#- fct_sessions' pre-hook: see the model. A moved partition was rebuilt whole, or emptied. New
+    settings (the rule seeds changed) rebuild every session: all stored rows go. -#}
+{% macro delete_rebuilt_sessions(settings=none) %}
+    {%- if is_incremental() and not has_watermark(settings) %}
+        delete from {{ this }}
+    {%- elif is_incremental() %}
         delete from {{ this }} as stored_sessions
         using (
             select
                 partition_key,
                 min(session_index) as first_rebuilt_index
             from {{ ref('int_events__sessionized') }}
-            where _processed_at > {{ watermark() }}
+            where _processed_at > {{ watermark(settings) }}
             group by partition_key
             union all
             select
                 partition_key,
                 0 as first_rebuilt_index
-            from ({{ moved_partitions() }}) as moved
+            from ({{ moved_partitions(settings) }}) as moved
         ) as rebuilt_parts
         where
             stored_sessions.partition_key = rebuilt_parts.partition_key
@@ -165,3 +168,13 @@
         {%- endfor %}
     where {{ scope }}
 {% endmacro %}
+
+{#- What fct_sessions' stored rows follow beyond its input: the rule seeds its channel and device
+    columns come from (macros/reference_data.sql). -#}
+{% macro fct_sessions_settings() -%}
+    {{ return(reference_settings({
+        'channel_groupings': 'rule_order',
+        'source_categories': 'source',
+        'user_agent_patterns': 'rule_order',
+    })) }}
+{%- endmacro %}

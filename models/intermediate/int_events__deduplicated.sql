@@ -113,6 +113,8 @@ select
     utm_source,
     utm_medium,
     utm_campaign,
+    utm_term,
+    utm_content,
     ip,
     user_agent,
     locale,

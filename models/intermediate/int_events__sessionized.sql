@@ -270,6 +270,8 @@ select
     utm_source,
     utm_medium,
     utm_campaign,
+    utm_term,
+    utm_content,
     ip,
     user_agent,
     locale,

@@ -17,6 +17,7 @@
     {{ exceptions.raise_compiler_error("var tracking_plan_mode must be enforce or flag, not " ~ var('tracking_plan_mode')) }}
 {%- endif %}
 {%- set context = tracking_plan()['context'] %}
+{%- set free_text_spec = {'pii': false, 'format': none, 'enum': none} %}
 
 with
 
@@ -177,7 +178,9 @@ extracted as (
                     '$.category',
                     '$.groupId',
                     '$.previousId',
-                    '$.context.traits'
+                    '$.context.traits',
+                    '$.context.campaign.term',
+                    '$.context.campaign.content'
                 ])
         end as json_fields
     from message_objects
@@ -209,6 +212,8 @@ field_texts as (
         json_fields[13] as utm_source,
         json_fields[14] as utm_medium,
         json_fields[15] as utm_campaign,
+        json_fields[28] as utm_term,
+        json_fields[29] as utm_content,
         json_fields[16] as ip,
         json_fields[17] as user_agent,
         json_fields[18] as locale,
@@ -262,6 +267,8 @@ typed as (
         utm_source,
         utm_medium,
         utm_campaign,
+        utm_term,
+        utm_content,
         ip,
         user_agent,
         locale,
@@ -483,6 +490,9 @@ select
     {{ pii_safe_text('utm_source', context['campaign.source']) }} as utm_source,
     {{ pii_safe_text('utm_medium', context['campaign.medium']) }} as utm_medium,
     {{ pii_safe_text('utm_campaign', context['campaign.name']) }} as utm_campaign,
+    -- utm_term and utm_content: free text (a search term can hold an email) unless the plan says more
+    {{ pii_safe_text('utm_term', context.get('campaign.term') or free_text_spec) }} as utm_term,
+    {{ pii_safe_text('utm_content', context.get('campaign.content') or free_text_spec) }} as utm_content,
     {{ pii_safe_text('ip', context['ip']) }} as ip,
     {{ pii_safe_text('user_agent', context['userAgent']) }} as user_agent,
     {{ pii_safe_text('locale', context['locale']) }} as locale,

@@ -3,7 +3,7 @@
 `PipelineVars` describes every var: its type, range or choices, and what it does. Defaults live in
 dbt_project.yml (dbt reads them there); a run's vars are dbt_project.yml's with --vars on top, and
 `check_vars` validates the merged set against the schema, then against the tracking plan (funnel
-steps and their property filters, guardrail, goal and retention events) and against fct_sessions'
+steps and their property filters, guardrail, goal, retention and active-user events) and against fct_sessions'
 contract (funnel breakdowns). A problem is a ConfigError (exit 2) of one line; an unknown var names
 the nearest known one. README's table of vars is generated from the schema (`vars_table`).
 """
@@ -138,6 +138,19 @@ class PipelineVars(BaseModel):
         description="{experiment_id: {variant: weight}} for the SRM check; experiments not listed expect an "
         "equal split."
     )
+    active_user_events: Annotated[list[EventName], Field(min_length=1)] | None = Field(
+        description="The events that make a user active in active_users and user_lifecycle; null: any event. "
+        "Bots' events (user_agent_patterns) never count."
+    )
+    attribution_lookback_days: Days = Field(
+        description="attribution credits a user's sessions that started at most this many days before the order."
+    )
+    path_max_steps: Annotated[int, Field(ge=1, le=50)] = Field(
+        description="user_paths follows each session's first this many transitions between pages or screens."
+    )
+    path_top_pairs: Annotated[int, Field(ge=1, le=10000)] = Field(
+        description="user_paths keeps this many (from, to) pairs per step, those of the most sessions."
+    )
     plan_lint_events: str | None = Field(
         default=None, description="sqlfluff only: the events staging is compiled with when linted."
     )
@@ -239,6 +252,7 @@ def plan_problems(settings: PipelineVars, plan_events: dict[str, Any]) -> tuple[
     named_events += [("experiment_guardrail_events", name) for name in settings.experiment_guardrail_events]
     if settings.retention_event is not None:
         named_events.append(("retention_event", settings.retention_event))
+    named_events += [("active_user_events", name) for name in settings.active_user_events or []]
     for var, event in named_events:
         if event not in plan_events:
             errors.append(f"var {var}: {unknown_name('event', event, plan_events)} (not in the plan)")
