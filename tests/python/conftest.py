@@ -33,6 +33,13 @@ COMPARED_RELATIONS = (
     "marts.cohort_retention",
     "marts.experiment_assignments",
     "marts.experiment_results",
+    "marts.active_users",
+    "marts.user_lifecycle",
+    "marts.orders",
+    "marts.revenue_daily",
+    "marts.cohort_revenue",
+    "marts.attribution",
+    "marts.user_paths",
     "quarantine.rejected_events",
     "quarantine.duplicate_events",
 )

@@ -7,8 +7,10 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import build, message, query, snapshot, write_lines
@@ -42,11 +44,38 @@ BATCH_2 = [
 ]
 
 
-def full_refresh_of(landing: Path, workdir: Path, **dbt_vars: object) -> dict:
-    """The contract relations as a from-scratch build over the same files gives them."""
+def full_refresh_of(
+    landing: Path, workdir: Path, prepare: Callable[[Path], None] | None = None, **dbt_vars: object
+) -> dict:
+    """The contract relations as a from-scratch build over the same files gives them (`prepare`
+    readies the new warehouse first)."""
     reference = workdir / "reference.duckdb"
+    if prepare is not None:
+        prepare(reference)
     build(landing, reference, full_refresh=True, **dbt_vars)
     return snapshot(reference)
+
+
+def edited_channel_rules(warehouse: Path) -> None:
+    """As if a team had edited seeds/channel_groupings.csv and `dbt seed` had loaded it: Organic
+    Search renamed Search. (These builds are `dbt run`s, which load no seed, so the models read
+    the seed's table when there is one, else its file: macros/reference_data.sql.)"""
+    csv_file = project_dir() / "seeds" / "channel_groupings.csv"
+    schema = f'"{warehouse.stem}".reference'  # the catalog is named after the file
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(
+            f"create or replace table {schema}.channel_groupings as "
+            "select cast(rule_order as integer) as rule_order,"
+            " replace(channel_group, 'Organic Search', 'Search') as channel_group,"
+            " * exclude (rule_order, channel_group) "
+            f"from read_csv('{csv_file}', header = true, all_varchar = true)"
+        )
+
+
+def original_channel_rules(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f'drop table "{warehouse.stem}".reference.channel_groupings')
 
 
 def two_batches(landing: Path) -> None:
@@ -174,24 +203,40 @@ def test_a_new_day_rewrites_each_device_only_from_the_first_session_it_can_touch
     assert snapshot(warehouse) == full_refresh_of(landing, workdir)
 
 
-def test_funnels_and_retention_changed_and_changed_back_recompute_every_user(
+def test_analysis_vars_and_seeds_changed_and_changed_back_recompute_every_user(
     workdir: Path, full_refresh_reference: dict
 ) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     two_batches(landing)
     build(landing, warehouse)
+    assert query(warehouse, "select distinct channel_group from marts.fct_sessions where utm_source = 'google'") == [
+        ("Organic Search",)
+    ]
     changed = {
         "funnels": [{"name": "browse", "steps": ["product_viewed", "product_added"], "window_days": 1}],
         "retention_grain": "month",
         "retention_mode": "rolling",
         "retention_event": "product_added",
+        "active_user_events": ["product_added"],
+        "attribution_lookback_days": 1,
+        "path_max_steps": 1,
+        "path_top_pairs": 1,
     }
-    # No new files: only the settings changed, so no user's events moved.
+    # No new files: only the settings and a seed changed, so no user's events moved.
+    edited_channel_rules(warehouse)
     build(landing, warehouse, **changed)
-    assert snapshot(warehouse) == full_refresh_of(landing, workdir, **changed)
+    assert snapshot(warehouse) == full_refresh_of(landing, workdir, prepare=edited_channel_rules, **changed)
     assert query(warehouse, "select distinct funnel_name from marts.funnel_conversions") == [("browse",)]
-    # Back to the first settings: rows stored under them before are stale, as every user was
-    # recomputed with the others in between.
+    # the sessions built before the edit took the new rule: fct_sessions is incremental
+    assert query(warehouse, "select distinct channel_group from marts.fct_sessions where utm_source = 'google'") == [
+        ("Search",)
+    ]
+    # only u1 (a1, re-keyed) added a product: the one active user, on its one day
+    daily = "select cast(date_day as varchar), active_users from marts.active_users where grain = 'day'"
+    assert query(warehouse, daily) == [("2026-10-01", 1)]
+    # Back to the first settings and rules: rows stored under them before are stale, as every user
+    # and session was recomputed with the others in between.
+    original_channel_rules(warehouse)
     build(landing, warehouse)
     assert snapshot(warehouse) == full_refresh_reference
 
