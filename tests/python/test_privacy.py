@@ -363,8 +363,9 @@ def test_data_docs_show_sampled_values_as_text_not_markup(workdir: Path) -> None
     write_lines(landing / "a.jsonl", [message("m1", "2026-10-01T10:00:00Z", anonymous_id="d1", event=hostile)])
     args = ["run", "--landing", str(landing), "--warehouse", str(warehouse), "--vars", "{tracking_plan_mode: flag}"]
     result = CliRunner().invoke(app, args)
-    # flag mode keeps the unplanned name; the suite on fct_events.event_name fails on it
-    assert result.exit_code == 1, result.output
+    # flag mode keeps the unplanned name; the suite on fct_events.event_name reports it (a warning)
+    assert result.exit_code == 0, result.output
+    assert "expect_column_values_to_be_in_set" in result.stderr
     pages = [page.read_text(errors="replace") for page in (workdir / "data_docs").rglob("*.html")]
     assert any("&lt;script&gt;alert(" in page for page in pages)
     assert not [page for page in pages if hostile in page]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -144,7 +143,8 @@ def test_a_failing_run_publishes_nothing_and_publish_does_after_review(tmp_path:
     first = json.loads((serving / "manifest.json").read_text())
 
     day_of_events(landing, 2)
-    (landing / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n')[:-6])  # truncated: rejected
+    # 20 lines of 29 quarantined: above max_rejected_share_error, an error of the audit
+    (landing / "broken.jsonl").write_text("{not json\n" * 20)
     result = run_cli(landing, warehouse)
     assert result.exit_code == EXIT_VALIDATION_FAILED, result.output
     assert f"not published (this run failed): BI tools keep the copy published at {first['published_at']}" in (
