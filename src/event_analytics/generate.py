@@ -71,6 +71,8 @@ SPEC_NAMES = {
     "checkout_started": "Checkout Started",
     "order_completed": "Order Completed",
     "search_performed": "Products Searched",
+    # not drawn as such: a later form_submitted of a buyer becomes a refund (render_segment_lines.sql)
+    "order_refunded": "Order Refunded",
 }
 
 # Shares of the message shapes; tests/python/test_generate.py measures each.
@@ -89,6 +91,89 @@ RUDDERSTACK_DEVICE_SHARE = 0.3
 # receivedAt - (sentAt - originalTimestamp) removes it.
 CLOCK_SKEWS_MS = (0, 37_000, -95_000, 3_600_000, -7_200_000)
 CLOCK_SKEW_WEIGHTS = (0.8, 0.08, 0.06, 0.03, 0.03)
+
+# Each device's browser, by share of devices (per mille): real user agent strings of the major
+# browsers on desktop, phone and tablet, and crawlers. A crawler never signs up: it goes only to
+# devices of users who never identify (the others take the first user agent instead). Picked from
+# the device's number, so adding one draws nothing at random.
+USER_AGENTS = (
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        260,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87",
+        60,
+    ),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0", 40),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        80,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Safari/605.1.15",
+        70,
+    ),
+    ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0", 10),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36", 10),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Mobile/15E148 Safari/604.1",
+        170,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.6478.71 Mobile Safari/537.36",
+        110,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
+        50,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1",
+        30,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.36.109;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/17.5]",
+        20,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; SM-A536B Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36 Instagram 337.0.0.35.102 Android",
+        15,
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Mobile/15E148 Safari/604.1",
+        40,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        15,
+    ),
+    # crawlers
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 10),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm) "
+        "Chrome/116.0.1938.76 Safari/537.36",
+        5,
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.6478.126 "
+        "Safari/537.36",
+        5,
+    ),
+)
+CRAWLERS = 3  # the last entries of USER_AGENTS
 
 
 @dataclass(frozen=True)
@@ -242,6 +327,7 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
         "occurred_ms": np.round(occurred * 1000).astype(np.int64),
         "received_ms": np.round((occurred + received_delay) * 1000).astype(np.int64),
         "arm": arm[event_session].astype(np.int8),
+        "is_session_start": position == 0,
         "campaign": np.where(position == 0, rng.choice(5, n_events, p=[0.66, 0.12, 0.1, 0.08, 0.04]), 0).astype(
             np.int8
         ),
@@ -250,6 +336,7 @@ def simulate(options: GenerateOptions) -> dict[str, np.ndarray]:
         "utc_offset_hours": rng.choice([0, 0, 0, 0, 2, -5, 9], n_events).astype(np.int8),
         "fault": _draw_faults(rng, n_events, options.faults),
         "fault_delay_ms": rng.integers(60_000, 3 * 86_400_000, n_events, dtype=np.int64),
+        "user_agent_idx": _user_agent_index(user_identifies[device_user])[session_device[event_session]],
     }
     columns.update(
         _message_shapes(
@@ -321,6 +408,16 @@ def _before_legacy_alias(is_legacy_alias: np.ndarray, event_user: np.ndarray, oc
     alias_ms = np.full(event_user.max() + 1, np.iinfo(np.int64).min)
     alias_ms[event_user[is_legacy_alias]] = occurred_ms[is_legacy_alias]
     return occurred_ms < alias_ms[event_user]
+
+
+def _user_agent_index(device_identifies: np.ndarray) -> np.ndarray:
+    """Per device its entry of USER_AGENTS: by a hash of the device's number into the shares, a
+    crawler's entry only for a device whose user never identifies."""
+    weights = np.array([weight for _, weight in USER_AGENTS])
+    slot = (np.arange(len(device_identifies), dtype=np.int64) * 2_654_435_761 + 12_345) % weights.sum()
+    index = np.searchsorted(np.cumsum(weights), slot, side="right")
+    is_crawler = index >= len(USER_AGENTS) - CRAWLERS
+    return np.where(is_crawler & device_identifies, 0, index).astype(np.int16)
 
 
 def _device_styles(rng: np.random.Generator, n_devices: int, device_idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -414,6 +511,7 @@ def generate(options: GenerateOptions, progress: Progress = _noop_progress) -> l
                 "spec_names": [SPEC_NAMES.get(name) for name in EVENT_NAMES],
                 "fault_kinds": list(FAULT_KINDS),
                 "experiment_id": EXPERIMENT_ID,
+                "user_agents": [user_agent for user_agent, _ in USER_AGENTS],
             },
         )
         con.unregister("simulated")

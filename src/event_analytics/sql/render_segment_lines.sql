@@ -1,7 +1,8 @@
 -- Turns the simulated arrays (table `simulated`) into Segment-spec JSON lines, faults applied:
 -- table `lines` (seq, copy, received_ms, day, line, and three columns batches used).
 -- Parameters: $seed, $start (timestamp of day 0, UTC), $event_names, $spec_names (per event code
--- the e-commerce spec's name or null), $fault_kinds, $experiment_id.
+-- the e-commerce spec's name or null), $fault_kinds, $experiment_id, $user_agents (by
+-- user_agent_idx, 0-based).
 
 -- `"key":value`, or null (so concat_ws leaves the key out) when the value is null: senders omit
 -- fields a call does not have, and a batch member must not hold a null that would erase its
@@ -59,6 +60,54 @@ events as (
     from simulated
 ),
 
+-- Some buyers come back for a refund: one in sixteen form_submitted events a day or more after an
+-- order of theirs becomes an order_refunded of their latest such order (one refund an order):
+-- of half its value (`total`) one time in three, else of all of it (no total).
+placed_orders as (
+    select
+        user_idx,
+        occurred_ms + 86400000 as refundable_from_ms,
+        'o-' || left(message_hash, 12) as order_id,
+        -- the order's revenue, as its payload below computes it
+        case
+            when sent_name = 'Order Completed'
+                then spec_subtotal(list_transform(range(1 + rand_a % 3), lambda i: (rand_b + 137 * i) % 500))
+            else round(5 + (rand_b % 20000) / 100.0, 2) * (1 + rand_a % 3)
+        end as order_value
+    from events
+    where event_name = 'order_completed'
+),
+
+refunds as (
+    select
+        events.seq,
+        placed_orders.order_id,
+        case when events.rand_a % 3 = 0 then round(placed_orders.order_value / 2, 2) end as refund_total
+    from events
+    asof inner join placed_orders
+        on
+            events.user_idx = placed_orders.user_idx
+            and events.occurred_ms >= placed_orders.refundable_from_ms
+    where events.event_name = 'form_submitted' and events.rand_b % 16 = 0
+    qualify row_number() over (partition by placed_orders.order_id order by events.seq) = 1
+),
+
+events_with_refunds as (
+    select
+        events.* replace (
+            case when refunds.seq is null then events.event_name else 'order_refunded' end as event_name,
+            case
+                when refunds.seq is null then events.sent_name
+                when events.spec_names then 'Order Refunded'
+                else 'order_refunded'
+            end as sent_name
+        ),
+        refunds.order_id as refund_order_id,
+        refunds.refund_total
+    from events
+    left join refunds on events.seq = refunds.seq
+),
+
 shaped as (
     select
         *,
@@ -74,9 +123,22 @@ shaped as (
             when fault_kind = 'late' then occurred_at + to_milliseconds(86400000 + fault_delay_ms)
             else received_at
         end as first_received_at,
-        'https://shop.example.com' || path as url,
-        case campaign when 1 then 'https://www.google.com/' when 2 then 'https://news.example.org/' end
-            as referrer,
+        'https://shop.example.com' || path
+        -- a Google Ads click auto-tagged (gclid), without UTM
+        || case when entry = 'ads' then '?gclid=Cj0KCQ' || left(message_hash, 16) else '' end as url,
+        case
+            when campaign = 1 or entry = 'ads' then 'https://www.google.com/'
+            when campaign = 2 then 'https://news.example.org/'
+            when campaign = 3 then 'https://l.facebook.com/'
+            when entry = 'search' then ['https://www.google.com/', 'https://www.google.com/', 'https://www.google.de/',
+                'https://www.bing.com/', 'https://duckduckgo.com/'][1 + rand_a % 5]
+            when entry = 'social' then ['https://l.facebook.com/', 'https://t.co/', 'https://www.linkedin.com/',
+                'https://l.instagram.com/'][1 + rand_a % 4]
+            when entry = 'site' then 'https://blog.example.net/best-bags'
+            when entry = 'video' then 'https://m.youtube.com/'
+            -- a session that started again on the site after the timeout
+            when entry = 'self' then 'https://shop.example.com/cart'
+        end as referrer,
         round(5 + (rand_b % 20000) / 100.0, 2) as price,
         -- the products of a spec checkout or order: one to three catalogue products
         case when sent_name in ('Checkout Started', 'Order Completed') then
@@ -90,11 +152,20 @@ shaped as (
             || case when group_idx >= 60 then ' ' || (group_idx // 60 + 1) else '' end
         end as group_name,
         '203.0.' || (device_idx % 256) || '.' || ((device_idx // 256) % 254 + 1) as ip,
-        ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15',
-            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0',
-            'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148'][1 + device_idx % 3] as user_agent,
+        $user_agents[user_agent_idx + 1] as user_agent,
         ['en-US', 'de-DE', 'fr-FR', 'nl-NL'][1 + device_idx % 4] as locale
-    from events
+    from (
+        select
+            *,
+            -- how a session without a campaign came: a search engine, a social network, another
+            -- site, an ad click auto-tagged, the site itself, a video; else directly
+            case
+                when is_session_start and campaign = 0
+                    then ['search', 'search', 'search', 'search', 'search', 'search', 'social', 'social', 'site',
+                        'ads', 'self', 'video'][1 + rand_b % 20]
+            end as entry
+        from events_with_refunds
+    ) as entries
 ),
 
 with_payloads as (
@@ -121,6 +192,11 @@ with_payloads as (
                 'reason', ['card_declined', 'address_invalid', 'timeout'][1 + rand_a % 3])
             when 'order_completed' then json_object(
                 'order_id', 'o-' || left(message_hash, 12), 'revenue', price * (1 + rand_a % 3), 'currency', 'EUR')
+            -- a merge patch over {} leaves out a null total (a full refund)
+            when 'order_refunded' then json_merge_patch('{}', json_object(
+                'order_id', refund_order_id, 'currency', 'EUR', 'total', refund_total))
+            when 'Order Refunded' then json_merge_patch('{}', json_object(
+                'order_id', refund_order_id, 'currency', 'EUR', 'total', refund_total))
             -- the e-commerce spec's shapes: Product objects, a products array, spec totals
             when 'Product Viewed' then json_merge_patch(
                 spec_product(rand_b % 500, 1),
@@ -184,10 +260,16 @@ with_payloads as (
         end as traits,
         json_object('path', path, 'url', url, 'referrer', referrer, 'title', 'Shop ' || path) as page_context,
         case campaign
-            when 1 then json_object('source', 'google', 'medium', 'cpc', 'name', 'autumn_sale')
+            when 1 then json_object(
+                'source', 'google', 'medium', 'cpc', 'name', 'autumn_sale',
+                'term', ['running shoes', 'rain jacket', 'wool beanie', 'weekender bag', 'crew socks'][1 + rand_a % 5],
+                'content', 'ad-' || (1 + rand_b % 3))
             when 2 then json_object('source', 'newsletter', 'medium', 'email', 'name', 'weekly')
-            when 3 then json_object('source', 'facebook', 'medium', 'social', 'name', 'autumn_sale')
-            when 4 then json_object('source', 'partner', 'medium', 'referral', 'name', 'affiliates')
+            -- half of Facebook's traffic is paid
+            when 3 then json_object(
+                'source', 'facebook', 'medium', case when rand_b % 2 = 0 then 'paid_social' else 'social' end,
+                'name', 'autumn_sale')
+            when 4 then json_object('source', 'partner', 'medium', 'affiliate', 'name', 'affiliates')
         end as campaign_context
     from shaped
 ),
