@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SAMPLE_EVENTS ?= 200000
 
-.PHONY: install run test test-dbt test-python lint bench clean chromium
+.PHONY: install run test test-dbt test-python lint bench clean chromium bi test-bi
 
 install: $(STAMP)
 
@@ -30,6 +30,27 @@ test-python: $(STAMP) chromium
 # The browser tests use Debian's Chromium (Playwright's own download cannot reach its host here).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The Evidence dashboard (bi/): its source queries read the serving copy's Parquet files,
+# $EVENT_ANALYTICS_SERVING_DIR or warehouse/serving; the static site goes to bi/build.
+BI_SERVING_DIR = $(abspath $(or $(EVENT_ANALYTICS_SERVING_DIR),warehouse/serving))
+
+bi: bi/node_modules/.npm-ci-stamp
+	cd bi && EVENT_ANALYTICS_SERVING_DIR='$(BI_SERVING_DIR)' npm run sources
+	cd bi && npm run build
+
+bi/node_modules/.npm-ci-stamp: bi/package.json bi/package-lock.json
+	cd bi && npm ci
+	touch $@
+
+# The dashboard in headless Chromium, on a small warehouse built for it in .test/bi (it rebuilds
+# bi/build from that one); screenshots in .test/screenshots/bi-<page>.png.
+test-bi: $(STAMP) chromium
+	rm -rf .test/bi && mkdir -p .test/bi
+	$(BIN)/event-analytics generate --out .test/bi/landing --events 20000 --faults 0.01
+	$(BIN)/event-analytics run --dev-key --landing .test/bi/landing --warehouse .test/bi/warehouse/events.duckdb --serving .test/bi/serving
+	$(MAKE) --no-print-directory bi EVENT_ANALYTICS_SERVING_DIR=$(CURDIR)/.test/bi/serving
+	EVENT_ANALYTICS_SERVING_DIR=$(CURDIR)/.test/bi/serving $(BIN)/python -m pytest tests/bi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
