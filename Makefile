@@ -61,6 +61,7 @@ lint: $(STAMP)
 	! grep -n "Skipped file" .test/sqlfluff.log
 	$(BIN)/event-analytics plan check
 	$(BIN)/event-analytics suites generate --check
+	$(BIN)/event-analytics vars docs --check
 
 test: lint test-dbt test-python
 
