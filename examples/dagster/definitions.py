@@ -30,8 +30,9 @@ What is defined
   holds, so the two never write at once). Use it to see the models' lineage and to rebuild chosen
   models and their tests over what is already loaded (after a model's SQL changed, say). It does not
   ingest new landing files (only the CLI plans and reads them), run the GX suites, or publish: after a
-  rebuild, `event-analytics publish` (or the next scheduled run, which also notices the changed project
-  files) brings it to BI tools. The scheduled path is the asset above.
+  rebuild, `event-analytics validate` then `event-analytics publish` bring it to BI tools (a scheduled
+  run publishes only when it finds something new: landing files, project files or vars). A later run
+  goes on incrementally from what the rebuild left. The scheduled path is the asset above.
 
 Configuration (environment of the code location)
 - EVENT_ANALYTICS_PII_KEY: the secret key (required when a run starts). Dagster reads it through
