@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SAMPLE_EVENTS ?= 200000
 
-.PHONY: install run test test-dbt test-python lint bench clean chromium bi test-bi
+.PHONY: install run test test-dbt test-python lint bench clean chromium bi test-bi logrotate test-orchestrators
 
 install: $(STAMP)
 
@@ -51,6 +51,29 @@ test-bi: $(STAMP) chromium
 	$(BIN)/event-analytics run --dev-key --landing .test/bi/landing --warehouse .test/bi/warehouse/events.duckdb --serving .test/bi/serving
 	$(MAKE) --no-print-directory bi EVENT_ANALYTICS_SERVING_DIR=$(CURDIR)/.test/bi/serving
 	EVENT_ANALYTICS_SERVING_DIR=$(CURDIR)/.test/bi/serving $(BIN)/python -m pytest tests/bi
+
+# The scheduler examples (examples/): Airflow in the project's venv (extra `airflow`), Dagster in a venv of
+# its own (dagster-dbt needs sqlglot[rs], which the pinned sqlglot cannot give), Debian's logrotate.
+DAGSTER_VENV := .venv-dagster
+AIRFLOW_STAMP := $(VENV)/.airflow-stamp
+DAGSTER_STAMP := $(DAGSTER_VENV)/.installed-stamp
+
+$(AIRFLOW_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,airflow]'
+	touch $(AIRFLOW_STAMP)
+
+$(DAGSTER_STAMP): examples/dagster/requirements.txt
+	test -x $(DAGSTER_VENV)/bin/python || $(PYTHON) -m venv $(DAGSTER_VENV)
+	$(DAGSTER_VENV)/bin/python -m pip install --quiet -r examples/dagster/requirements.txt
+	touch $(DAGSTER_STAMP)
+
+logrotate:
+	@command -v logrotate >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq logrotate >/dev/null; }
+
+# The cron and Airflow tests in .venv, the Dagster tests in .venv-dagster; a missing tool fails, not skips.
+test-orchestrators: $(AIRFLOW_STAMP) $(DAGSTER_STAMP) logrotate
+	EVENT_ANALYTICS_ORCHESTRATOR_TESTS=required $(BIN)/python -m pytest tests/orchestrators/test_cron.py tests/orchestrators/test_airflow.py
+	EVENT_ANALYTICS_ORCHESTRATOR_TESTS=required $(DAGSTER_VENV)/bin/python -m pytest tests/orchestrators/test_dagster.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

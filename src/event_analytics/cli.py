@@ -450,3 +450,19 @@ def vars_docs(
         return
     readme.write_text(updated)
     typer.echo(f"wrote the table of vars to {readme}")
+
+
+def main() -> None:
+    """The console script: a crash inside a command is a pipeline error (exit 3) in one line after
+    its traceback, never exit 1, which a scheduler reads as "the data failed its checks"."""
+    import sys
+    import traceback
+
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 (the last resort: every known failure has its own code)
+        traceback.print_exc()
+        print(f"event-analytics: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(project.EXIT_PIPELINE_ERROR)

@@ -184,3 +184,18 @@ def test_a_run_without_a_pii_key_refuses_to_start(tmp_path: Path, monkeypatch: p
     assert second.exit_code == 0, second.output
     assert "created a development PII key" not in second.stderr
     assert key_file.read_text() == key
+
+
+def test_a_crash_is_a_pipeline_error_not_a_failed_check(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import event_analytics.cli as cli
+
+    def crash() -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cli, "app", crash)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 3
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1] == "event-analytics: internal error: ZeroDivisionError: boom"
+    )
