@@ -14,6 +14,7 @@ from conftest import build, message, write_lines
 from event_analytics.cli import app
 from event_analytics.pipeline import run_dbt
 from event_analytics.project import EXIT_CONFIG_ERROR
+from event_analytics.runlog import read_runs
 from event_analytics.secrets import PII_KEY_VARIABLE
 
 runner = CliRunner()
@@ -98,6 +99,8 @@ def test_failing_model_is_a_pipeline_error_with_a_one_line_reason(tmp_path: Path
     assert result.exit_code == 3
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("event-analytics: model fct_sessions error"), last
+    [record] = read_runs(tmp_path / "w.duckdb")
+    assert record["exit_code"] == 3 and record["dbt"] == "error" and record["reason"].startswith("model fct_sessions")
 
 
 def test_a_var_that_is_not_a_number_is_a_config_error_before_any_work(tmp_path: Path) -> None:

@@ -71,8 +71,10 @@ def test_a_failure_alerts_once_then_still_failing_then_resolved(
         posted = json.dumps(slack.posts[0])
         assert "1 error(s), 0 warning(s)" in posted
         assert "7 of 12 lines quarantined (58.3% > 50.0%); top reasons: invalid_json 4, missing_message_id 3" in posted
-        assert second.stderr.strip().splitlines()[-1].startswith(
-            "event-analytics: max_rejected_share_error failed on day1: 7 of 12 lines quarantined"
+        assert (
+            second.stderr.strip()
+            .splitlines()[-1]
+            .startswith("event-analytics: max_rejected_share_error failed on day1: 7 of 12 lines quarantined")
         )
 
         # The same failure again: no second alert, the terminal says since when.
@@ -102,6 +104,8 @@ def test_a_failure_alerts_once_then_still_failing_then_resolved(
     assert runs[3]["files_loaded"] == 1 and runs[3]["lines_loaded"] == 6 and runs[3]["reason"] is None
     assert set(runs[3]["seconds"]) >= {"plan", "dbt", "gx"}
     assert runs[3]["rows"]["marts.fct_events"] == 11
+    # dbt's log lives beside the warehouse it built, rotated by size
+    assert (tmp_path / "w" / "logs" / "dbt.log").stat().st_size > 0
 
 
 def test_flag_mode_clock_skew_partial_settings_and_the_json_log(tmp_path: Path) -> None:
@@ -150,3 +154,19 @@ def test_flag_mode_clock_skew_partial_settings_and_the_json_log(tmp_path: Path) 
     assert [r["exit_code"] for r in runs] == [0, EXIT_CONFIG_ERROR, 0, 0]
     assert runs[1]["reason"].startswith("settings changed since rows were loaded")
     assert runs[2]["problems"]["warn"] >= 1 and runs[2]["published"]
+
+
+def test_data_docs_keep_the_last_validations_of_each_suite(tmp_path: Path) -> None:
+    import os
+
+    from event_analytics.job import prune_data_docs
+
+    for suite in ("schema.marts.a", "pii.marts.b"):
+        for i in range(5):
+            page = tmp_path / "validations" / suite / f"run-{i}" / f"2026120{i}T000000Z" / "batch.html"
+            page.parent.mkdir(parents=True)
+            page.write_text("x")
+            os.utime(page.parent.parent, (1_800_000_000 + i, 1_800_000_000 + i))
+    prune_data_docs(tmp_path, keep=2)
+    for suite in ("schema.marts.a", "pii.marts.b"):
+        assert sorted(p.name for p in (tmp_path / "validations" / suite).iterdir()) == ["run-3", "run-4"]
