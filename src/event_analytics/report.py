@@ -8,10 +8,12 @@ that allows no script and no request. Text from the data goes through Jinja's au
 
 Sections: headline numbers for the last PERIOD_DAYS days of data against the PERIOD_DAYS before
 (relative to the latest day with an event, not to the clock), events / sessions / users per day,
-each funnel (users per step, conversion, median time between steps, from `funnel_steps`), the
-cohort-retention heatmap, each experiment's conversion by variant with Wilson 95% intervals and
-the sample-ratio-mismatch verdict, and the data-quality status that the publish recorded in the
-manifest (`quality`).
+sessions and revenue by channel group and sessions by device (`fct_sessions`, `revenue_daily`),
+daily, weekly and monthly active users with stickiness (`active_users`), net revenue per day and
+currency (`revenue_daily`), each funnel (users per step, conversion, median time between steps,
+from `funnel_steps`), the cohort-retention heatmap, each experiment's conversion by variant with
+Wilson 95% intervals and the sample-ratio-mismatch verdict, and the data-quality status that the
+publish recorded in the manifest (`quality`).
 
 A publish renders the report from the new copy before switching to it (serving.publish_locked):
 a report that cannot be rendered fails the publish, and the serving copy stays as it was.
@@ -166,6 +168,30 @@ class Period:
 
 
 @dataclass
+class Channel:
+    name: str
+    sessions: int
+    previous_sessions: int
+    bounce_rate: float | None
+    orders: int  # placed in the period from the channel's sessions
+    net_revenue: dict[str, float]  # currency -> revenue less refunds in the period
+
+
+@dataclass
+class Device:
+    name: str
+    sessions: int
+    share: float | None
+    bounce_rate: float | None
+
+
+@dataclass
+class Revenue:
+    currencies: list[str]
+    daily: list[tuple[dt.date, str, int, float, float]]  # day, currency, orders, gross, net
+
+
+@dataclass
 class ReportData:
     tables: set[str]
     period: Period | None
@@ -174,6 +200,10 @@ class ReportData:
     funnels: list[Funnel]
     retention: Retention | None
     experiments: list[Experiment]
+    channels: list[Channel] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    active: list[tuple[dt.date, int, int, int]] = field(default_factory=list)  # day, DAU, WAU, MAU
+    revenue: Revenue | None = None
 
 
 def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
@@ -204,6 +234,10 @@ def read_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         funnels=read_funnels(con) if "funnel_steps" in tables else [],
         retention=read_retention(con) if "cohort_retention" in tables else None,
         experiments=read_experiments(con, "experiment_guardrails" in tables) if "experiment_results" in tables else [],
+        channels=read_channels(con, tables, period) if period and "fct_sessions" in tables else [],
+        devices=read_devices(con, period) if period and "fct_sessions" in tables else [],
+        active=read_active(con) if "active_users" in tables else [],
+        revenue=read_revenue(con) if "revenue_daily" in tables else None,
     )
 
 
@@ -279,6 +313,50 @@ def read_headlines(con: duckdb.DuckDBPyConnection, tables: set[str], period: Per
                     note=f"{completed:,} of {entered:,} who entered completed",
                 )
             )
+    if "active_users" in tables:
+        # DAU/MAU on the period's last day against the previous period's last day
+        stickiness = dict(
+            con.execute(
+                "select date_day, stickiness from marts.active_users where grain = 'month' and date_day in ($1, $2)",
+                [period.end, period.previous_end],
+            ).fetchall()
+        )
+        if stickiness:
+            headlines.append(
+                Headline(
+                    "Stickiness (DAU/MAU)",
+                    stickiness.get(period.end),
+                    stickiness.get(period.previous_end),
+                    rate=True,
+                    note="on the last day of each period; bots never count",
+                )
+            )
+    if "revenue_daily" in tables:
+        rows = con.execute(
+            """
+            select
+                currency,
+                sum(orders) filter (where date_day between $1 and $2),
+                sum(orders) filter (where date_day between $3 and $4),
+                sum(revenue) filter (where date_day between $1 and $2),
+                sum(revenue) filter (where date_day between $3 and $4)
+            from marts.revenue_daily where date_day >= $3
+            group by currency order by currency nulls last
+            """,
+            dates,
+        ).fetchall()
+        orders = sum(row[1] or 0 for row in rows), sum(row[2] or 0 for row in rows)
+        if rows:
+            headlines.append(Headline("Orders", orders[0], orders[1]))
+        for currency, _, _, revenue, previous_revenue in rows:
+            headlines.append(
+                Headline(
+                    f"Net revenue ({currency or 'no currency'})",
+                    revenue or 0.0,
+                    previous_revenue or 0.0,
+                    note="orders less refunds, each on its day",
+                )
+            )
     return headlines
 
 
@@ -304,6 +382,83 @@ def read_daily(con: duckdb.DuckDBPyConnection, tables: set[str], period: Period)
         """,
         [period.first_day, period.end],
     ).fetchall()
+
+
+def read_channels(con: duckdb.DuckDBPyConnection, tables: set[str], period: Period) -> list[Channel]:
+    """Sessions by channel group in the period and the one before, with the period's orders and net
+    revenue per currency (revenue_daily)."""
+    dates = [period.start, period.end, period.previous_start, period.previous_end]
+    sessions = con.execute(
+        """
+        select
+            channel_group,
+            count(*) filter (where cast(started_at as date) between $1 and $2),
+            count(*) filter (where cast(started_at as date) between $3 and $4),
+            avg(cast(is_bounce as integer)) filter (where cast(started_at as date) between $1 and $2)
+        from marts.fct_sessions where started_at >= cast($3 as date)
+        group by channel_group
+        """,
+        dates,
+    ).fetchall()
+    money: dict[str, tuple[int, dict[str, float]]] = {}
+    if "revenue_daily" in tables:
+        for channel, currency, orders, revenue in con.execute(
+            "select channel_group, currency, sum(orders), sum(revenue) from marts.revenue_daily "
+            "where date_day between $1 and $2 group by 1, 2 order by 1, 2 nulls last",
+            dates[:2],
+        ).fetchall():
+            count, by_currency = money.get(channel, (0, {}))
+            by_currency[currency or "no currency"] = revenue
+            money[channel] = (count + int(orders), by_currency)
+    channels = [
+        Channel(name, current, previous, bounce, *money.get(name, (0, {})))
+        for name, current, previous, bounce in sessions
+    ]
+    channels += [
+        Channel(name, 0, 0, None, *value) for name, value in money.items() if name not in {c.name for c in channels}
+    ]
+    return sorted(
+        (c for c in channels if c.sessions or c.previous_sessions or c.orders),
+        key=lambda c: (-c.sessions, -c.previous_sessions, c.name),
+    )
+
+
+def read_devices(con: duckdb.DuckDBPyConnection, period: Period) -> list[Device]:
+    rows = con.execute(
+        """
+        select coalesce(device_category, 'unknown'), count(*), avg(cast(is_bounce as integer))
+        from marts.fct_sessions where cast(started_at as date) between $1 and $2
+        group by 1 order by 2 desc, 1
+        """,
+        [period.start, period.end],
+    ).fetchall()
+    total = sum(sessions for _, sessions, _ in rows)
+    return [Device(name, sessions, sessions / total if total else None, bounce) for name, sessions, bounce in rows]
+
+
+def read_active(con: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, int, int, int]]:
+    return con.execute(
+        """
+        select
+            date_day,
+            max(active_users) filter (where grain = 'day'),
+            max(active_users) filter (where grain = 'week'),
+            max(active_users) filter (where grain = 'month')
+        from marts.active_users group by date_day order by date_day
+        """
+    ).fetchall()
+
+
+def read_revenue(con: duckdb.DuckDBPyConnection) -> Revenue | None:
+    rows = con.execute(
+        """
+        select date_day, coalesce(currency, 'no currency'), sum(orders), sum(gross_revenue), sum(revenue)
+        from marts.revenue_daily group by 1, 2 order by 2, 1
+        """
+    ).fetchall()
+    if not rows:
+        return None
+    return Revenue(sorted({row[1] for row in rows}), [(d, c, int(o), g, n) for d, c, o, g, n in rows])
 
 
 def read_funnels(con: duckdb.DuckDBPyConnection) -> list[Funnel]:
@@ -500,6 +655,62 @@ def daily_chart(daily: list[tuple[dt.date, int, int, int]]) -> Markup:
     if len(days) == 1:
         axes[-1].set_xlim(days[0] - dt.timedelta(days=1), days[0] + dt.timedelta(days=1))
     return svg_of(fig, "daily")
+
+
+def active_chart(active: list[tuple[dt.date, int, int, int]]) -> Markup:
+    from matplotlib import dates as mdates
+
+    fig = figure(10, 3.2)
+    ax = fig.add_subplot()
+    days = [row[0] for row in active]
+    for column, label, colour in ((3, "monthly (28 days)", GREEN), (2, "weekly (7 days)", ORANGE), (1, "daily", BLUE)):
+        ax.plot(days, [row[column] for row in active], color=colour, linewidth=1.6, label=label)
+    ax.set_ylim(bottom=0, top=max([row[3] or 0 for row in active] + [1]) * 1.12)
+    ax.set_ylabel("active users")
+    counts_axis(ax.yaxis)
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    locator = mdates.AutoDateLocator(maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if len(days) == 1:
+        ax.set_xlim(days[0] - dt.timedelta(days=1), days[0] + dt.timedelta(days=1))
+    return svg_of(fig, "active-users")
+
+
+def channel_chart(channels: list[Channel]) -> Markup:
+    fig = figure(9, 0.8 + 0.32 * len(channels))
+    ax = fig.add_subplot()
+    positions = list(range(len(channels)))[::-1]
+    counts = [c.sessions for c in channels]
+    top = max(counts + [1])
+    ax.barh(positions, counts, color=BLUE, height=0.62)
+    for position, count in zip(positions, counts, strict=True):
+        ax.text(count + top * 0.01, position, f"{count:,}", va="center", fontsize=8, color=INK)
+    ax.set_yticks(positions, [c.name for c in channels])
+    ax.set_xlim(0, top * 1.12)
+    counts_axis(ax.xaxis)
+    ax.set_xlabel("sessions in the period")
+    ax.grid(axis="y", visible=False)
+    return svg_of(fig, "channels")
+
+
+def revenue_chart(revenue: Revenue) -> Markup:
+    from matplotlib import dates as mdates
+
+    fig = figure(10, 1.0 + 2.0 * len(revenue.currencies))
+    axes = fig.subplots(len(revenue.currencies), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, currency in zip(axes, revenue.currencies, strict=True):
+        rows = [row for row in revenue.daily if row[1] == currency]
+        days = [row[0] for row in rows]
+        ax.bar(days, [row[3] for row in rows], color=GREEN, alpha=0.25, width=0.8, label="orders' revenue")
+        ax.bar(days, [row[4] for row in rows], color=GREEN, width=0.5, label="net of refunds")
+        ax.axhline(0, color=GREY, linewidth=0.8)
+        ax.set_ylabel(currency)
+        ax.legend(loc="upper left", frameon=False, fontsize=8)
+    locator = mdates.AutoDateLocator(maxticks=12)
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    return svg_of(fig, "revenue")
 
 
 def counts_axis(axis: Any) -> None:
@@ -706,6 +917,10 @@ def number(value: Any) -> str:
     return f"{int(value):,}"
 
 
+def money(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:,.2f}"
+
+
 def p_value(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "–"
@@ -727,7 +942,13 @@ def environment() -> Any:
         lstrip_blocks=True,
     )
     env.filters.update(
-        percent=percent, duration=duration, number=number, p_value=p_value, lift=lift, variant=variant_label
+        percent=percent,
+        duration=duration,
+        number=number,
+        money=money,
+        p_value=p_value,
+        lift=lift,
+        variant=variant_label,
     )
     return env
 
@@ -744,6 +965,12 @@ def render_report(database: Path, manifest: dict[str, Any], now: dt.datetime | N
     with chart_style():
         if data.daily:
             charts["daily"] = daily_chart(data.daily)
+        if data.channels:
+            charts["channels"] = channel_chart(data.channels)
+        if data.active:
+            charts["active_users"] = active_chart(data.active)
+        if data.revenue is not None:
+            charts["revenue"] = revenue_chart(data.revenue)
         for funnel in data.funnels:
             funnel.chart_id = f"chart-funnel-{slug(funnel.name, taken)}"
             funnel.svg = funnel_chart(funnel, funnel.chart_id.removeprefix("chart-"))

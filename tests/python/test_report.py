@@ -30,6 +30,10 @@ from event_analytics.serving import publish
 
 runner = CliRunner()
 
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1"
+)
 INJECTED_EXPERIMENT = "<img src=x onerror=alert(1)>"
 INJECTED_VARIANT = "</svg><script>alert(1)</script>"
 SCREENSHOT = project_dir() / ".test" / "screenshots" / "report.png"
@@ -45,8 +49,12 @@ class Events:
     def __init__(self) -> None:
         self.lines: list[dict[str, Any] | str] = []
 
-    def track(self, user: str, event: str, when: str, **properties: Any) -> dict[str, Any]:
+    def track(self, user: str, event: str, when: str, context: Any = None, **properties: Any) -> dict[str, Any]:
         extra = {"properties": properties} if properties else {}
+        if event == "order_completed":  # each order its own id; 10 EUR unless said
+            extra["properties"] = {"order_id": f"o-{user}", "revenue": 10, "currency": "EUR", **properties}
+        if context:
+            extra["context"] = context
         line = message(f"m{len(self.lines)}", when, user_id=user, event=event, **extra)
         self.lines.append(line)
         return line
@@ -76,13 +84,18 @@ def landing_lines() -> tuple[list[Any], list[Any]]:
     # u3: a view on Oct 9 (level 1); u6: a view on Oct 12 (level 1)
     duplicated = second.track("u3", "product_viewed", at(9, "10:00:00"))
     second.track("u6", "product_viewed", at(12, "09:00:00"))
-    # u4: the whole funnel on Oct 10: +120 s, +60 s, +600 s. 4 events, 1 session.
+    # u4: the whole funnel on Oct 10: +120 s, +60 s, +600 s, from a Google CPC ad on an iPhone
+    # (Paid Search, mobile), an order of 40 EUR, of which 15 are refunded 7 minutes later. 5 events,
+    # 1 session.
+    ad = {"userAgent": IPHONE, "campaign": {"source": "google", "medium": "cpc"}}
     for step, time in zip(
         ("product_viewed", "product_added", "checkout_started", "order_completed"),
         ("10:00:00", "10:02:00", "10:03:00", "10:13:00"),
         strict=True,
     ):
-        second.track("u4", step, at(10, time))
+        extra = {"revenue": 40} if step == "order_completed" else {}
+        second.track("u4", step, at(10, time), context=ad if step == "product_viewed" else None, **extra)
+    second.track("u4", "order_refunded", at(10, "10:20:00"), order_id="o-u4", total=15, currency="EUR")
     # u5: a page on Oct 11, signup started 30 s later, never completed. 2 events, 1 session.
     second.page("u5", at(11, "11:00:00"))
     second.track("u5", "signup_started", at(11, "11:00:30"))
@@ -117,7 +130,7 @@ def landing_lines() -> tuple[list[Any], list[Any]]:
 
 # Worked out from the lines above. The period is Oct 8 to 14 (the latest day with an event is Oct
 # 14), the previous one Oct 1 to 7.
-EVENTS_CURRENT = 1 + 1 + 4 + 2 + 32 + 56  # u3, u6, u4, u5, experiment A, experiment B = 96
+EVENTS_CURRENT = 1 + 1 + 5 + 2 + 32 + 56  # u3, u6, u4, u5, experiment A, experiment B = 97
 EVENTS_PREVIOUS = 7 + 2  # u1, u2 = 9
 USERS_CURRENT = 4 + 22 + 50  # 76
 SESSIONS_CURRENT = 4 + 22 + 50  # 76
@@ -158,12 +171,27 @@ def test_the_published_report_shows_the_hand_worked_numbers(published: dict[str,
 
     # headline numbers: the period, and each number with its change
     assert "2026-10-08 to 2026-10-14 (UTC days), against the 7 days before, 2026-10-01 to 2026-10-07" in text
-    assert f"Events {EVENTS_CURRENT} ▲ +966.7% vs {EVENTS_PREVIOUS}" in text  # 96 / 9 - 1
+    assert f"Events {EVENTS_CURRENT} ▲ +977.8% vs {EVENTS_PREVIOUS}" in text  # 97 / 9 - 1
     assert f"Sessions {SESSIONS_CURRENT} ▲ +2433.3% vs {SESSIONS_PREVIOUS}" in text  # 76 / 3 - 1
     assert f"Active users {USERS_CURRENT} ▲ +3700.0% vs 2" in text  # 76 / 2 - 1
     # checkout: entered u3, u4, u6, u4 completed (1/3) against u1, u2, u1 completed (1/2)
     assert "checkout conversion 33.3% ▼ -16.7 pp vs 50.0% 1 of 3 who entered completed" in text
     assert "signup conversion 0.0% ▼ -100.0 pp vs 100.0%" in text
+    # DAU/MAU on Oct 14: experiment B's 50 of the 78 users active since Sep 17; on Oct 7 none of 2
+    assert "Stickiness (DAU/MAU) 64.1% ▲ +64.1 pp vs 0.0%" in text
+    # orders: u4's and the experiments' 9 and 6 against u1's; 40 + 150 - 15 EUR against 10
+    assert "Orders 16 ▲ +1500.0% vs 1" in text
+    assert "Net revenue (EUR) 175 ▲ +1650.0% vs 10 orders less refunds, each on its day" in text
+
+    # channels in the period: u4's session from the ad, the 75 others direct (none the week
+    # before but 3 direct); bounces: u3, u6 and the 57 experiment users who only saw it, of 75
+    assert "Direct 75 3 78.7% 15 150.00 EUR" in text
+    assert "Paid Search 1 0 0.0% 1 25.00 EUR" in text
+    assert "unknown 75 98.7% 78.7%" in text and "mobile 1 1.3% 0.0%" in text
+    # active users on the last day; revenue per day, the refund netted on its day
+    assert "On 2026-10-14: 50 daily, 76 weekly, 78 monthly active users." in text
+    assert "2026-10-02 EUR 1 10.00 10.00" in text and "2026-10-10 EUR 1 40.00 25.00" in text
+    assert "2026-10-13 EUR 9 90.00 90.00" in text and "2026-10-14 EUR 6 60.00 60.00" in text
 
     # per day: every day from the first to the last, empty days as 0
     assert "2026-10-05 0 0 0" in text
@@ -275,6 +303,9 @@ def test_a_browser_draws_every_chart(published: dict[str, Path]) -> None:
     charts = {chart["id"]: chart for chart in rendered.charts}
     expected = {
         "chart-daily",
+        "chart-channels",
+        "chart-active-users",
+        "chart-revenue",
         "chart-funnel-checkout",
         "chart-funnel-signup",
         "chart-retention",
@@ -358,7 +389,14 @@ def empty_copy(published: dict[str, Path], target: Path, kept: tuple[str, ...]) 
 @pytest.mark.parametrize(
     ("kept", "absent"),
     [
-        ((), ["No event in the serving copy: no headline numbers", "No event in the serving copy."]),
+        (
+            (),
+            [
+                "No event in the serving copy: no headline numbers",
+                "No event in the serving copy.",
+                "No session in the serving copy.",
+            ],
+        ),
         (("fct_events", "fct_sessions", "dim_users"), []),
     ],
 )
@@ -372,6 +410,8 @@ def test_empty_marts_say_so(
         "No cohort in the serving copy.",
         "No experiment in the serving copy",
         "This publish recorded no data-quality status",
+        "No active user in the serving copy.",
+        "No order in the serving copy.",
         *absent,
     ]:
         assert sentence in text
