@@ -123,25 +123,70 @@ def test_bounce_rate_and_session_duration_per_week(serving: Path, tmp_path: Path
 
 
 def test_orders_and_revenue_per_month_and_currency(serving: Path, tmp_path: Path) -> None:
-    rows = mf_query(serving, tmp_path, "orders,revenue", "metric_time__month,event__order_currency")
+    rows = mf_query(serving, tmp_path, "orders,revenue", "metric_time__month,order__currency")
     got = {
-        (r["metric_time__month"][:10], r["event__order_currency"]): (number(r["orders"]), number(r["revenue"]))
+        (r["metric_time__month"][:10], r["order__currency"]): (number(r["orders"]), number(r["revenue"]))
         for r in rows
-        if r["event__order_currency"]
+        if r["order__currency"]
     }
     expected = {
         (str(month), currency): (orders, revenue)
         for month, currency, orders, revenue in marts(
             serving,
-            "select cast(date_trunc('month', occurred_at) as date), properties->>'$.currency', count(*), "
-            "sum(cast(properties->>'$.revenue' as double)) from marts.fct_events "
-            "where event_name = 'order_completed' and properties->>'$.currency' is not null group by 1, 2",
+            "select cast(date_trunc('month', occurred_at) as date), currency, count(*), sum(revenue) "
+            "from marts.orders where currency is not null group by 1, 2",
         )
     }
     assert expected
     assert got.keys() == expected.keys()
     for key, (orders, revenue) in expected.items():
         assert got[key][0] == orders and same(got[key][1], revenue), key
+
+
+def test_net_revenue_per_day_and_currency_nets_refunds(serving: Path, tmp_path: Path) -> None:
+    rows = mf_query(serving, tmp_path, "net_revenue", "metric_time__day,revenue_day__currency")
+    got = {(r["metric_time__day"][:10], r["revenue_day__currency"]): number(r["net_revenue"]) for r in rows}
+    expected = {
+        (str(day), currency): revenue
+        for day, currency, revenue in marts(
+            serving, "select date_day, currency, sum(revenue) from marts.revenue_daily group by 1, 2"
+        )
+    }
+    assert len(expected) > 5
+    assert got.keys() == expected.keys()
+    for key, revenue in expected.items():
+        assert same(got[key], revenue), key
+
+
+def test_sessions_by_channel_and_device(serving: Path, tmp_path: Path) -> None:
+    rows = mf_query(serving, tmp_path, "sessions", "session__channel_group,session__device_category")
+    got = {(r["session__channel_group"], r["session__device_category"]): number(r["sessions"]) for r in rows}
+    expected = {
+        (channel, device): sessions
+        for channel, device, sessions in marts(
+            serving, "select channel_group, device_category, count(*) from marts.fct_sessions group by 1, 2"
+        )
+    }
+    assert {"Direct", "Organic Search", "Paid Search", "Email"} <= {channel for channel, _ in expected}
+    assert {"desktop", "mobile", "tablet"} <= {device for _, device in expected}
+    assert got == expected
+
+
+def test_daily_and_monthly_active_users(serving: Path, tmp_path: Path) -> None:
+    rows = mf_query(serving, tmp_path, "daily_active_users,monthly_active_users", "metric_time__day")
+    got = {
+        r["metric_time__day"][:10]: (number(r["daily_active_users"]), number(r["monthly_active_users"])) for r in rows
+    }
+    expected = {
+        str(day): (dau, mau)
+        for day, dau, mau in marts(
+            serving,
+            "select date_day, max(active_users) filter (where grain = 'day'), "
+            "max(active_users) filter (where grain = 'month') from marts.active_users group by 1",
+        )
+    }
+    assert len(expected) > 10
+    assert got == expected
 
 
 def test_funnel_conversion_per_funnel(serving: Path, tmp_path: Path) -> None:
