@@ -5,7 +5,8 @@ is a Problem with a severity: `error` fails the run (exit 1, nothing published),
 A problem is identified by (source, relation, column, check). The warehouse's alert state
 (`<warehouse>.alerts.json` beside it) remembers the open ones and since when, so
 
-- a run that finds a new problem posts once, listing it (and any still open, with their age);
+- a run that finds a new problem posts once, listing it (and any still open, with their age); a
+  problem found while no webhook was set, or whose post was refused, counts as new until posted;
 - a run that finds only problems already posted posts nothing and says "still failing since T";
 - the first run in which an open problem's check passes again posts "resolved".
 
@@ -107,21 +108,28 @@ def triage(
         found.setdefault(problem.key, problem)
     updated: dict[str, dict[str, Any]] = {}
     for key, problem in found.items():
-        if key in state:
-            since = state[key]["since"]
+        earlier = state.get(key)
+        since = earlier["since"] if earlier else now
+        # Posted before: ongoing. Open but never posted (no webhook then, or a refused post): new.
+        if earlier and earlier.get("posted", True):
             result.ongoing.append((problem, since))
         else:
-            since = now
             result.new.append(problem)
-        updated[key] = {"since": since, "severity": problem.severity, "problem": str(problem)}
+        posted = bool(earlier and earlier.get("posted", True))
+        updated[key] = {"since": since, "severity": problem.severity, "problem": str(problem), "posted": posted}
     for key, entry in state.items():
         if key in found:
             continue
         if kind_of(key) in checked:
-            result.resolved.append({"key": key, **entry})
+            if entry.get("posted", True):  # nobody was told of one never posted
+                result.resolved.append({"key": key, **entry})
         else:
             updated[key] = entry  # its check did not run: still open
     return result, updated
+
+
+def mark_posted(state: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {key: {**entry, "posted": True} for key, entry in state.items()}
 
 
 def kind_of(key: str) -> str:

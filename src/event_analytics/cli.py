@@ -207,6 +207,11 @@ def holding(warehouse: Path, wait: float, command: str | None = None) -> Iterato
 
     from event_analytics.locking import Busy, duckdb_lock_conflict, warehouse_lock
 
+    # before the lock, the key or any record is written beside it
+    if warehouse.exists() and not warehouse.is_file():
+        raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse} is a folder, not a DuckDB file")
+    if warehouse.parent.exists() and not warehouse.parent.is_dir():
+        raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse}: {warehouse.parent} is not a folder")
     try:
         with warehouse_lock(warehouse, wait):
             yield
@@ -455,13 +460,23 @@ def vars_docs(
 def main() -> None:
     """The console script: a crash inside a command is a pipeline error (exit 3) in one line after
     its traceback, never exit 1, which a scheduler reads as "the data failed its checks"."""
+    import signal
     import sys
     import traceback
 
+    def stop(signum: int, _frame: object) -> None:
+        # raised in the main thread wherever it is: the dbt process is stopped on the way out
+        # (pipeline.run_dbt) and the run's line is written to runs.jsonl (job.run_job)
+        raise project.Terminated(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         app()
     except SystemExit:
         raise
+    except project.Terminated as exc:
+        print(f"event-analytics: {exc}", file=sys.stderr)
+        sys.exit(project.EXIT_PIPELINE_ERROR)
     except Exception as exc:  # noqa: BLE001 (the last resort: every known failure has its own code)
         traceback.print_exc()
         print(f"event-analytics: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ EventName = Annotated[str, StringConstraints(min_length=1)]
 Days = Annotated[float, Field(gt=0, le=3650)]
 Scalar = str | int | float | bool
 
-STRICT = ConfigDict(extra="forbid", strict=True)
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class FunnelStep(BaseModel):
@@ -46,7 +46,7 @@ class Funnel(BaseModel):
 class PipelineVars(BaseModel):
     """Every var of the pipeline. Field descriptions are README's table of vars."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=False)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     landing_path: str = Field(
         description="Landing folder, relative to the project or absolute, or an s3://, gs:// or az:// URL."
@@ -102,7 +102,7 @@ class PipelineVars(BaseModel):
     freshness_error_after_hours: Annotated[int, Field(ge=1)] = Field(
         description="dbt calls a source this old stale with status error; the run still only warns about it."
     )
-    funnels: list[Funnel] = Field(
+    funnels: Annotated[list[Funnel], Field(min_length=1)] = Field(
         description="Funnels: {name, steps, window_days}; a step is an event name or {event, where: {property: value}}."
     )
     funnel_breakdowns: list[SnakeCase] = Field(

@@ -150,13 +150,24 @@ def _run(options: RunOptions, record: RunRecord, progress: Progress, started: dt
         record.dbt = record.gx = "skipped"
         print_summary(warehouse, None, progress, record)
         publish_if_never_published(warehouse, serving, record)
+        # a sender that stopped sending is found by runs with nothing to do
+        from event_analytics.quality.rates import stale_sources
+
+        audit = Audit(checked={"freshness"})
+        audit.problems = stale_sources(
+            warehouse, settings["freshness_warn_after_hours"], settings["freshness_error_after_hours"]
+        )
+        show_problems(audit.problems)
+        alert_and_record(options, record, audit, exit_code=0)
+        record.warnings.extend(str(p) for p in audit.problems)
         return
 
     audit = Audit()
     result = None
     if step == "build":
-        result = build(options, record, progress, plan, root, dbt_vars, pii_key, audit)
-        record_built(warehouse, run_state, current, options.full_refresh)
+        result = build(options, record, progress, plan, root, dbt_vars, pii_key, audit, run_state)
+        if record.dbt == "success":
+            record_built(warehouse, run_state, current, options.full_refresh)
         count_loaded(warehouse, record, started)
         print_summary(warehouse, result, progress, record)
     else:
@@ -164,9 +175,7 @@ def _run(options: RunOptions, record: RunRecord, progress: Progress, started: dt
         record.dbt = "skipped"
 
     if not audit.errors and not options.skip_validation:
-        # An audit alone checks what the build it audits loaded.
-        loaded_since = started if step == "build" else last_load_time(warehouse) or started
-        validate(options, record, progress, audit, run_state, settings, loaded_since)
+        validate(options, record, progress, audit, run_state, settings, started)
     elif options.skip_validation:
         record.gx = "skipped"
 
@@ -182,13 +191,16 @@ def build(
     dbt_vars: dict[str, Any],
     pii_key: str,
     audit: Audit,
+    run_state: dict[str, Any],
 ) -> Any:
     """dbt build and source freshness; a failing test is a problem, anything else stops the run."""
     from event_analytics.locking import duckdb_lock_conflict
     from event_analytics.pipeline import run_dbt
     from event_analytics.quality.rates import freshness_problems
+    from event_analytics.state import record_build_failed, record_build_started
 
     warehouse = options.warehouse
+    record_build_started(warehouse, run_state)
     progress.stage_start("dbt", f"{len(plan.files)} new file(s)")
     try:
         result = run_dbt(
@@ -210,6 +222,7 @@ def build(
     record.seconds.update({k: round(v, 3) for k, v in result.stage_seconds().items()})
     record.seconds["dbt"] = round(progress.stage_end("dbt", "ok" if result.ok else "failed"), 3)
     if not result.ok:
+        record_build_failed(warehouse, run_state)
         conflict = duckdb_lock_conflict(result.output, warehouse)
         if conflict is not None:
             record.dbt = "error"
@@ -283,10 +296,10 @@ def validate(
     settings: dict[str, Any],
     started: dt.datetime,
 ) -> None:
-    """The GX suites (rows built since the last passed audit), and of the files loaded since
-    `started`: the rejected ones and the quarantine rate."""
+    """The GX suites (rows built since the last passed audit), the files rejected since `started`,
+    and the quarantine rate of the files loaded since the last passed audit."""
     from event_analytics.quality.rates import quarantine_rate_problems
-    from event_analytics.state import validated_through
+    from event_analytics.state import audited_through, validated_through
 
     warehouse = options.warehouse
     since = started.isoformat(sep=" ")
@@ -301,11 +314,13 @@ def validate(
         dbt_tested=record.dbt == "success",
         rejected_files_since=since,
     )
-    record.seconds["gx"] = round(progress.stage_end("gx", "passed" if not audit.errors else "failed"), 3)
+    record.seconds["gx"] = round(progress.stage_end("gx", "passed" if report.success else "found problems"), 3)
     record.gx = "passed" if report.success else "failed"
     audit.checked.add("quarantine_rate")
     audit.problems.extend(
-        quarantine_rate_problems(warehouse, since, settings["max_rejected_share"], settings["max_rejected_share_error"])
+        quarantine_rate_problems(
+            warehouse, audited_through(warehouse), settings["max_rejected_share"], settings["max_rejected_share_error"]
+        )
     )
 
 
@@ -456,8 +471,9 @@ def alert_and_record(options: RunOptions, record: RunRecord, audit: Audit, *, ex
         try:
             alerts.post(webhook, message)
         except alerts.AlertError as exc:
-            # the state is not saved: the next run posts these again
+            alerts.save_state(warehouse, updated)  # not marked posted: the next run posts them again
             raise Stop(project.EXIT_VALIDATION_FAILED, str(exc)) from None
+        updated = alerts.mark_posted(updated)
     alerts.save_state(warehouse, updated)
 
 
@@ -552,15 +568,6 @@ def rejected_files(warehouse: Path, since: str) -> list[tuple[str, str, str]]:
             table.add_row(*row)
         console.print(table)
     return rows
-
-
-def last_load_time(warehouse: Path) -> dt.datetime | None:
-    """When the last build that loaded files started (meta.landing_files.loaded_at)."""
-    try:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            return con.execute("select max(loaded_at) from meta.landing_files").fetchone()[0]  # type: ignore[index]
-    except duckdb.Error:
-        return None
 
 
 def count_loaded(warehouse: Path, record: RunRecord, started: dt.datetime) -> None:

@@ -115,7 +115,8 @@ def read_vars(text: str | None) -> dict[str, Any]:
             text = source.read_text()
         parsed = yaml.safe_load(text)
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"--vars is not valid YAML: {exc}") from exc
+        first = " ".join(str(exc).split("\n")[0].split())
+        raise ConfigError(f"--vars is not valid YAML: {first}") from exc
     if parsed is None:
         return {}
     if not isinstance(parsed, dict):
@@ -287,18 +288,24 @@ def run_dbt(
         text=True,
         errors="replace",
     ) as proc:
-        if observe is not None:
-            observe(proc)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(EVENT_PREFIX):
-                if on_event is not None:
-                    on_event(json.loads(line[len(EVENT_PREFIX) :]))
-                continue
-            output.append(line)
-            if stream:
-                sys.stdout.write(line)
-                sys.stdout.flush()
+        try:
+            if observe is not None:
+                observe(proc)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith(EVENT_PREFIX):
+                    if on_event is not None:
+                        on_event(json.loads(line[len(EVENT_PREFIX) :]))
+                    continue
+                output.append(line)
+                if stream:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+        except BaseException:
+            # stopped (SIGTERM, Ctrl-C) or failed here: dbt must not go on writing the warehouse
+            # without us, holding its lock
+            stop_process(proc)
+            raise
     wall = time.perf_counter() - started
     return RunResult(
         returncode=proc.returncode,
@@ -308,6 +315,18 @@ def run_dbt(
         plan=plan,
         target_path=target_path,
     )
+
+
+def stop_process(proc: subprocess.Popen[str], grace_seconds: float = 20.0) -> None:
+    """Ask the process to stop, then make it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def read_run_results(path: Path, since: float) -> list[NodeResult]:

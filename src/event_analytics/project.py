@@ -37,6 +37,10 @@ class ConfigError(Exception):
     """Bad input from the user (paths, vars): exit code 2."""
 
 
+class Terminated(Exception):  # noqa: N818 (what happened, as the scheduler sees it)
+    """The process was told to stop (SIGTERM, as schedulers send on a timeout): exit code 3."""
+
+
 def project_vars(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """dbt's vars as a run sees them: dbt_project.yml's, with the run's overrides on top (the one
     place their defaults live, for the Python steps around dbt too)."""

@@ -3,8 +3,9 @@ unfinished run, or an audit to redo; and whether the loaded rows follow this run
 
 A scheduled job mostly finds nothing new; answering that from the warehouse takes well under a
 second, where a `dbt build` over an unchanged warehouse still rebuilds its table marts and reruns
-every test. `meta.pipeline_runs` records each build (status `built`) and each passed audit
-(`passed`): a run whose audit failed is, with no new input, audited again without a build.
+every test. `meta.pipeline_runs` records each build as it starts (`started`), fails (`failed`) or
+ends (`built`), and each passed audit (`passed`): a run whose audit failed is, with no new input,
+audited again without a build; one whose build died or failed is built again.
 `meta.load_settings` records the settings each load followed (load_settings): rows already loaded
 keep the tracking plan mode, plan and PII key they were loaded with.
 """
@@ -81,6 +82,7 @@ def next_step(plan: LoadPlan, warehouse: Path, dbt_vars: dict[str, Any]) -> str:
     state = loaded_state(warehouse)
     if (
         state is None
+        or state.last_status in {"started", "failed"}  # a build that died or failed part way
         or state.last_fingerprint != fingerprint(dbt_vars)
         or state.loaded_through != state.last_loaded_through
         or quarantine_text_to_expire(warehouse, project_vars(dbt_vars)["quarantine_retention_days"])
@@ -106,6 +108,16 @@ def quarantine_text_to_expire(warehouse: Path, retention_days: Any) -> bool:
     return bool(row and row[0])
 
 
+def record_build_started(warehouse: Path, dbt_vars: dict[str, Any]) -> None:
+    """A build begins: until it is recorded as built, the marts may be half rewritten (the next
+    run builds again, whatever its vars)."""
+    _record(warehouse, dbt_vars, "started", validated=False)
+
+
+def record_build_failed(warehouse: Path, dbt_vars: dict[str, Any]) -> None:
+    _record(warehouse, dbt_vars, "failed", validated=False)
+
+
 def record_build(warehouse: Path, dbt_vars: dict[str, Any]) -> None:
     """A build succeeded; its audit is still to pass."""
     _record(warehouse, dbt_vars, "built", validated=False)
@@ -125,11 +137,27 @@ def _record(warehouse: Path, dbt_vars: dict[str, Any], status: str, *, validated
         )
         con.execute("alter table meta.pipeline_runs add column if not exists validated boolean")
         con.execute("alter table meta.pipeline_runs add column if not exists status varchar")
+        # before the first build staging does not exist yet: what is loaded is unknown then
+        loaded = "null" if status == "started" else f"({LOADED_THROUGH})"
         con.execute(
             "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated, status) "
-            "values (current_timestamp::timestamp, ?, (" + LOADED_THROUGH + "), ?, ?)",
+            f"values (current_timestamp::timestamp, ?, {loaded}, ?, ?)",
             [fingerprint(dbt_vars), validated, status],
         )
+
+
+def audited_through(warehouse: Path) -> str | None:
+    """The load time (staging's _loaded_at, meta.landing_files.loaded_at) up to which the files
+    loaded have passed an audit: that of the last passed run; None when none has."""
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            row = con.execute(
+                f"select loaded_through from meta.pipeline_runs where {STATUS} = 'passed' "
+                "order by finished_at desc limit 1"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
 
 
 def validated_through(warehouse: Path, dbt_vars: dict[str, Any]) -> str | None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from event_analytics.alerts import AlertError, Headline, Problem, Triage, message, post, triage
+from event_analytics.alerts import AlertError, Headline, Problem, Triage, mark_posted, message, post, triage
 from slack_server import slack_refusal, slack_webhook
 
 HEADLINE = Headline("/srv/warehouse/events.duckdb", "20261207T050000Z", 1, "validation failed: nothing published")
@@ -38,6 +38,10 @@ def test_triage_new_then_still_failing_then_resolved() -> None:
     a, b = problem(1), problem(2, "warn")
     first, state = triage([a, b], {}, {"gx"}, "2026-12-07T01:00:00+00:00")
     assert first.new == [a, b] and first.worth_posting
+    # not posted (no webhook set, or the post was refused): still new next time, since unchanged
+    unposted, state = triage([a, b], state, {"gx"}, "2026-12-07T01:30:00+00:00")
+    assert unposted.new == [a, b] and state[a.key]["since"] == "2026-12-07T01:00:00+00:00"
+    state = mark_posted(state)
     # the same problems again: nothing new, nothing to post, both open since the first run
     again, state = triage([a, b], state, {"gx"}, "2026-12-07T02:00:00+00:00")
     assert again.new == [] and not again.worth_posting

@@ -17,7 +17,9 @@ from conftest import message, query, write_lines
 from event_analytics.alerts import BACKOFF_VARIABLE, WEBHOOK_VARIABLE
 from event_analytics.cli import app
 from event_analytics.project import EXIT_CONFIG_ERROR, EXIT_VALIDATION_FAILED
+from event_analytics.quality.rates import quarantine_rate_problems, stale_sources
 from event_analytics.runlog import read_runs
+from event_analytics.state import audited_through
 from slack_server import slack_webhook
 
 runner = CliRunner()
@@ -107,6 +109,17 @@ def test_a_failure_alerts_once_then_still_failing_then_resolved(
     # dbt's log lives beside the warehouse it built, rotated by size
     assert (tmp_path / "w" / "logs" / "dbt.log").stat().st_size > 0
 
+    # The quarantine rate looks at the files loaded since the last passed audit: day1 stayed in
+    # scope through the failed runs (a rerun retrying some file cannot forget it), day2 passed.
+    assert quarantine_rate_problems(warehouse, audited_through(warehouse), 0.05, 0.5) == []
+    [every_file] = quarantine_rate_problems(warehouse, None, 0.05, 0.5)
+    assert (every_file.relation, every_file.severity) == ("day1", "error")  # per folder: 7 of 12
+    # Freshness without dbt (a run with nothing to do): the staged events are ~35 minutes old
+    [stale] = stale_sources(warehouse, warn_hours=0.1, error_hours=0.2)
+    assert (stale.relation, stale.check, stale.severity) == ("staged.events", "source_freshness", "warn")
+    assert stale.detail.startswith("error: newest row 0.")
+    assert stale_sources(warehouse, warn_hours=6, error_hours=24) == []
+
 
 def test_flag_mode_clock_skew_partial_settings_and_the_json_log(tmp_path: Path) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "w" / "events.duckdb"
@@ -116,12 +129,25 @@ def test_flag_mode_clock_skew_partial_settings_and_the_json_log(tmp_path: Path) 
         # 8 minutes ahead of now, within max_future_minutes of its receivedAt: kept, and the
         # suites' "not in the future" expectations allow the same skew
         message("soon", at(8), received_at=at(3), anonymous_id="s", event="page_viewed"),
+        # a device clock two days ahead, corrected by Segment's rule: occurred_at = receivedAt; its
+        # sentAt and originalTimestamp, kept as sent, lie in the future and fail no suite
+        {
+            **message("corrected", at(0), received_at=at(-2), anonymous_id="s", event="page_viewed"),
+            "timestamp": None,
+            "originalTimestamp": at(2 * 24 * 60),
+            "sentAt": at(2 * 24 * 60),
+        },
     ]
-    write_lines(landing / "a.jsonl", good("a", 28) + skewed)
+    write_lines(landing / "a.jsonl", good("a", 27) + skewed)
     first = run(landing, warehouse)
     assert first.exit_code == 0, first.output
     assert query(warehouse, "select reason from quarantine.rejected_events") == [("implausible_timestamp",)]
     assert query(warehouse, "select count(*) from marts.fct_events where occurred_at > now()::timestamp") == [(1,)]
+    assert query(
+        warehouse,
+        "select occurred_at = received_at, sent_at > now()::timestamp + interval 1 day "
+        "from marts.fct_events where event_id = 'corrected'",
+    ) == [(True, True)]
 
     # flag mode would only reach rows loaded from now on: refused unless accepted
     write_lines(landing / "b.jsonl", [message("unplanned", at(-5), anonymous_id="u", event="coupon_sprayed")])

@@ -12,12 +12,15 @@ folder; a source dbt calls stale (warn or error) is a warning of the run.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from event_analytics.alerts import Problem
+from event_analytics.project import project_dir
 
 TOP_REASONS = 3
 
@@ -27,14 +30,19 @@ def folder_of(column: str) -> str:
     return f"case when contains({column}, '/') then regexp_replace({column}, '/[^/]*$', '') else '.' end"
 
 
-def quarantine_rate_problems(warehouse: Path, since: str, warn_share: float, error_share: float) -> list[Problem]:
-    """One problem per landing folder whose share of rejected lines, among the files loaded since
-    `since` (the run's start), is above `warn_share` (severity warn) or `error_share` (error)."""
+def quarantine_rate_problems(
+    warehouse: Path, after: str | None, warn_share: float, error_share: float
+) -> list[Problem]:
+    """One problem per landing folder whose share of rejected lines, among the files loaded after
+    `after` (the load time the last passed audit covered; None: every file), is above
+    `warn_share` (severity warn) or `error_share` (error). Files loaded by runs that failed stay in
+    scope until a run passes: a rerun that loads nothing new does not forget them."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute(
             f"""
             with loaded as (
-                select path, lines from meta.landing_files where loaded_at >= cast(? as timestamp)
+                select path, lines from meta.landing_files
+                where cast(? as timestamp) is null or loaded_at > cast(? as timestamp)
             ),
             rejected_lines as (
                 select source_file, reason, count(distinct line_number) as lines
@@ -61,7 +69,7 @@ def quarantine_rate_problems(warehouse: Path, since: str, warn_share: float, err
             group by folders.folder, folders.lines
             order by folders.folder
             """,
-            [since],
+            [after, after],
         ).fetchall()
     problems = []
     for folder, lines, rejected, top in rows:
@@ -74,7 +82,7 @@ def quarantine_rate_problems(warehouse: Path, since: str, warn_share: float, err
         problems.append(
             Problem(
                 "quarantine_rate",
-                folder,
+                "landing root" if folder == "." else folder,
                 None,
                 "max_rejected_share_error" if severity == "error" else "max_rejected_share",
                 severity,
@@ -106,7 +114,49 @@ def freshness_problems(target_path: Path) -> list[Problem]:
                 f"newest row {hours:,.1f} h old (max {result['max_loaded_at']}); "
                 f"stale after {limit.get('count')} {limit.get('period')}(s)"
             )
-        problems.append(
-            Problem("freshness", source, None, f"source_freshness_{status.replace(' ', '_')}", "warn", detail)
-        )
+        problems.append(Problem("freshness", source, None, "source_freshness", "warn", f"{status}: {detail}"))
+    return problems
+
+
+def stale_sources(warehouse: Path, warn_hours: float, error_hours: float) -> list[Problem]:
+    """What `dbt source freshness` would say, for a run that has nothing to build (no dbt process
+    to start): the same sources, fields and thresholds (models/sources.yml, the vars), in one query
+    each."""
+    spec = yaml.safe_load((project_dir() / "models" / "sources.yml").read_text())
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    problems = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for source in spec["sources"]:
+            for table in source["tables"]:
+                relation = f'"{source["schema"]}"."{table.get("identifier", table["name"])}"'
+                try:
+                    (newest,) = con.execute(f'select max("{table["loaded_at_field"]}") from {relation}').fetchone()
+                except duckdb.Error as exc:
+                    problems.append(
+                        Problem(
+                            "freshness",
+                            f"{source['name']}.{table['name']}",
+                            None,
+                            "source_freshness",
+                            "warn",
+                            f"runtime error: freshness could not be checked: {str(exc).splitlines()[0]}",
+                        )
+                    )
+                    continue
+                if newest is None:
+                    continue
+                hours = (now - newest).total_seconds() / 3600
+                if hours <= warn_hours:
+                    continue
+                status, limit = ("error", error_hours) if hours > error_hours else ("warn", warn_hours)
+                problems.append(
+                    Problem(
+                        "freshness",
+                        f"{source['name']}.{table['name']}",
+                        None,
+                        "source_freshness",
+                        "warn",
+                        f"{status}: newest row {hours:,.1f} h old (max {newest}); stale after {limit:g} hour(s)",
+                    )
+                )
     return problems
