@@ -118,7 +118,7 @@ weekly as (
         cohort_week,
         currency,
         weeks_since_first_seen,
-        sum(amount) as revenue,
+        {{ money_sum('amount') }} as revenue,
         count(distinct case when is_order then user_key end) as buyers
     from user_weeks
     group by cohort_week, currency, weeks_since_first_seen
@@ -157,7 +157,7 @@ select
     cast(weeks_since_first_seen as integer) as weeks_since_first_seen,
     cast(cohort_users as integer) as cohort_users,
     cast(buyers as integer) as buyers,
-    revenue,
-    cumulative_revenue,
-    cumulative_revenue / cohort_users as cumulative_revenue_per_user
+    {{ money_value('revenue') }} as revenue,
+    {{ money_value('cumulative_revenue') }} as cumulative_revenue,
+    {{ money_value('cumulative_revenue') }} / cohort_users as cumulative_revenue_per_user
 from cumulative

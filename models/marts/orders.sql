@@ -18,7 +18,7 @@ refunds as (
 refunded as (
     select
         order_id,
-        sum(refund_amount) as refunded_revenue
+        {{ money_sum('refund_amount') }} as refunded_revenue
     from refunds
     where is_known_order
     group by order_id
@@ -35,6 +35,6 @@ select
     orders.products_count,
     orders.channel_group,
     orders.is_first_order,
-    coalesce(refunded.refunded_revenue, 0) as refunded_revenue
+    {{ money_value('coalesce(refunded.refunded_revenue, 0)') }} as refunded_revenue
 from orders
 left join refunded on orders.order_id = refunded.order_id

@@ -22,7 +22,7 @@ order_days as (
         currency,
         count(*) as orders,
         count(distinct user_key) as buyers,
-        sum(revenue) as gross_revenue
+        {{ money_sum('revenue') }} as gross_revenue
     from orders
     group by cast(occurred_at as date), channel_group, currency
 ),
@@ -33,7 +33,7 @@ refund_days as (
         channel_group,
         currency,
         count(*) as refunds,
-        sum(refund_amount) as refunded_revenue
+        {{ money_sum('refund_amount') }} as refunded_revenue
     from refunds
     group by cast(occurred_at as date), channel_group, currency
 ),
@@ -60,10 +60,10 @@ select
     cast(coalesce(order_days.orders, 0) as integer) as orders,
     cast(coalesce(order_days.buyers, 0) as integer) as buyers,
     cast(coalesce(refund_days.refunds, 0) as integer) as refunds,
-    coalesce(order_days.gross_revenue, 0) as gross_revenue,
-    coalesce(refund_days.refunded_revenue, 0) as refunded_revenue,
-    coalesce(order_days.gross_revenue, 0) - coalesce(refund_days.refunded_revenue, 0) as revenue,
-    order_days.gross_revenue / nullif(order_days.orders, 0) as average_order_value
+    {{ money_value('coalesce(order_days.gross_revenue, 0)') }} as gross_revenue,
+    {{ money_value('coalesce(refund_days.refunded_revenue, 0)') }} as refunded_revenue,
+    {{ money_value('coalesce(order_days.gross_revenue, 0) - coalesce(refund_days.refunded_revenue, 0)') }} as revenue,
+    {{ money_value('order_days.gross_revenue') }} / nullif(order_days.orders, 0) as average_order_value
 from day_keys
 left join order_days
     on
