@@ -137,12 +137,14 @@ def _record(warehouse: Path, dbt_vars: dict[str, Any], status: str, *, validated
         )
         con.execute("alter table meta.pipeline_runs add column if not exists validated boolean")
         con.execute("alter table meta.pipeline_runs add column if not exists status varchar")
-        # before the first build staging does not exist yet: what is loaded is unknown then
-        loaded = "null" if status == "started" else f"({LOADED_THROUGH})"
+        try:
+            loaded = con.execute(LOADED_THROUGH).fetchone()[0]  # type: ignore[index]
+        except duckdb.CatalogException:
+            loaded = None  # a first build that failed before staging was written
         con.execute(
             "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated, status) "
-            f"values (current_timestamp::timestamp, ?, {loaded}, ?, ?)",
-            [fingerprint(dbt_vars), validated, status],
+            "values (current_timestamp::timestamp, ?, ?, ?, ?)",
+            [fingerprint(dbt_vars), loaded, validated, status],
         )
 
 

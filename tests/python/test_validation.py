@@ -28,7 +28,16 @@ from event_analytics.state import validated_through
 
 runner = CliRunner()
 PLANTED_EMAIL = "jane.doe@example.org"
-PROJECT_PARTS = ("dbt_project.yml", "profiles", "models", "macros", "tests", "expectations", "tracking_plan.yml")
+PROJECT_PARTS = (
+    "dbt_project.yml",
+    "profiles",
+    "models",
+    "macros",
+    "seeds",
+    "tests",
+    "expectations",
+    "tracking_plan.yml",
+)
 
 
 class Webhook:
