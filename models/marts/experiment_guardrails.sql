@@ -21,17 +21,13 @@ events as (
 ),
 
 guardrail_events as (
-    {%- if guardrails %}
-        select guardrail_event
-        from (values
-            {%- for event in guardrails %}
-                ({{ sql_string(event) }}){{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as guardrail_list (guardrail_event)
+    {%- for event in guardrails %}
+        select {{ sql_string(event) }} as guardrail_event
+        {{ 'union all' if not loop.last }}
     {%- else %}
         select cast(null as varchar) as guardrail_event
         where false
-    {%- endif %}
+    {%- endfor %}
 ),
 
 included_assignments as (
@@ -74,11 +70,11 @@ variant_counts as (
 with_control as (
     select
         variant_counts.*,
+        control.users as control_users,
         cast(variant_counts.users_with_event as double) / variant_counts.users as rate,
         cast(control.users_with_event as double) / control.users as control_rate,
         cast(variant_counts.users_with_event + control.users_with_event as double)
-        / (variant_counts.users + control.users) as pooled_rate,
-        control.users as control_users
+        / (variant_counts.users + control.users) as pooled_rate
     from variant_counts
     left join variant_counts as control
         on
