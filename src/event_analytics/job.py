@@ -170,6 +170,8 @@ def _run(options: RunOptions, record: RunRecord, progress: Progress, started: dt
             record_built(warehouse, run_state, current, options.full_refresh)
         count_loaded(warehouse, record, started)
         print_summary(warehouse, result, progress, record)
+        if record.dbt in ("success", "tests_failed"):
+            rejected_files(warehouse, started.isoformat(sep=" "))
     else:
         console.print("the last build's audit failed and nothing changed since: auditing again, without a build")
         record.dbt = "skipped"
@@ -296,14 +298,13 @@ def validate(
     settings: dict[str, Any],
     started: dt.datetime,
 ) -> None:
-    """The GX suites (rows built since the last passed audit), the files rejected since `started`,
-    and the quarantine rate of the files loaded since the last passed audit."""
+    """The GX suites (rows built since the last passed audit, the files rejected since `started`
+    among them) and the quarantine rate of the files loaded since the last passed audit."""
     from event_analytics.quality.rates import quarantine_rate_problems
     from event_analytics.state import audited_through, validated_through
 
     warehouse = options.warehouse
     since = started.isoformat(sep=" ")
-    rejected_files(warehouse, since)
     changed_since = None if options.full_refresh else validated_through(warehouse, run_state)
     progress.stage_start("gx", "rows built since the last audit" if changed_since else "all rows")
     report = gx_audit(
@@ -480,12 +481,10 @@ def alert_and_record(options: RunOptions, record: RunRecord, audit: Audit, *, ex
 def show_problems(problems: list[Problem]) -> None:
     if not problems:
         return
-    table = Table(title="problems found (offending values masked)")
-    for column in ("severity", "relation", "column", "check", "detail", "examples"):
-        table.add_column(column, overflow="fold")
+    # a line per problem, never a table: cron mails and CI logs are 80 columns wide and grep-able
+    console.print("problems found (offending values masked):", markup=False, highlight=False)
     for p in problems:
-        table.add_row(p.severity, p.relation, p.column or "", p.check, p.detail, ", ".join(p.examples))
-    console.print(table)
+        console.print(f"  {p.severity}: {p}", markup=False, highlight=False)
 
 
 def say_warning(progress: Progress, record: RunRecord, text: str) -> None:

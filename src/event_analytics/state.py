@@ -62,8 +62,9 @@ def loaded_state(warehouse: Path) -> LoadedState | None:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             loaded_through = con.execute(LOADED_THROUGH).fetchone()[0]
             last = con.execute(
+                # a reviewed publish (accepted) changes what the rate audits, not what to do next
                 f"select fingerprint, loaded_through, {STATUS} from meta.pipeline_runs "
-                "order by finished_at desc limit 1"
+                f"where {STATUS} != 'accepted' order by finished_at desc limit 1"
             ).fetchone()
     except duckdb.Error:
         return None
@@ -128,6 +129,23 @@ def record_success(warehouse: Path, dbt_vars: dict[str, Any], *, validated: bool
     _record(warehouse, dbt_vars, "passed", validated=validated)
 
 
+def record_accepted(warehouse: Path) -> None:
+    """A person published the working warehouse by hand after reviewing its audit: the files loaded
+    so far count as audited for the quarantine rate (audited_through), while the suites have still
+    to pass (the next run audits again when nothing changed)."""
+    with duckdb.connect(str(warehouse)) as con:
+        try:
+            loaded = con.execute(LOADED_THROUGH).fetchone()[0]  # type: ignore[index]
+            con.execute(
+                "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated, status) "
+                "select current_timestamp::timestamp, fingerprint, ?, false, 'accepted' from meta.pipeline_runs "
+                "order by finished_at desc limit 1",
+                [loaded],
+            )
+        except duckdb.CatalogException:
+            return  # nothing built yet: nothing to accept
+
+
 def _record(warehouse: Path, dbt_vars: dict[str, Any], status: str, *, validated: bool) -> None:
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists meta")
@@ -150,11 +168,12 @@ def _record(warehouse: Path, dbt_vars: dict[str, Any], status: str, *, validated
 
 def audited_through(warehouse: Path) -> str | None:
     """The load time (staging's _loaded_at, meta.landing_files.loaded_at) up to which the files
-    loaded have passed an audit: that of the last passed run; None when none has."""
+    loaded have passed an audit: that of the last passed run or reviewed publish; None when none
+    has."""
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             row = con.execute(
-                f"select loaded_through from meta.pipeline_runs where {STATUS} = 'passed' "
+                f"select loaded_through from meta.pipeline_runs where {STATUS} in ('passed', 'accepted') "
                 "order by finished_at desc limit 1"
             ).fetchone()
     except duckdb.Error:

@@ -71,9 +71,9 @@ def test_unit_tests_run_only_when_asked(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
     scheduled, ci = tmp_path / "scheduled" / "w.duckdb", tmp_path / "ci" / "w.duckdb"
     assert run_cli(landing, scheduled).exit_code == 0
-    assert resource_types(scheduled) == {"operation", "model", "test"}  # operation: on-run-start
+    assert resource_types(scheduled) == {"operation", "seed", "model", "test"}  # operation: on-run-start
     assert run_cli(landing, ci, "--unit-tests").exit_code == 0
-    assert resource_types(ci) == {"operation", "model", "test", "unit_test"}
+    assert resource_types(ci) == {"operation", "seed", "model", "test", "unit_test"}
 
 
 def test_missing_landing_folder_is_a_configuration_error(tmp_path: Path) -> None:
@@ -92,9 +92,10 @@ def test_vars_that_are_not_a_mapping_are_a_configuration_error(tmp_path: Path) -
 
 def test_failing_model_is_a_pipeline_error_with_a_one_line_reason(tmp_path: Path) -> None:
     landing = landing_with_two_events(tmp_path)
-    # a table someone made where the incremental model keeps its rows: the model's SQL fails on it
+    # a table someone made where the incremental model keeps its rows, its session_id an integer:
+    # dbt appends the missing columns, then the model's insert cannot cast the hashed ids
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        con.execute("create schema marts; create table marts.fct_sessions (x integer)")
+        con.execute("create schema marts; create table marts.fct_sessions (session_id integer)")
     result = run_cli(landing, tmp_path / "w.duckdb")
     assert result.exit_code == 3
     last = result.stderr.strip().splitlines()[-1]

@@ -23,12 +23,13 @@ from event_analytics.state import audited_through
 from slack_server import slack_webhook
 
 runner = CliRunner()
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def at(minutes: float) -> str:
-    """A time relative to now: recent data, so the sources are fresh."""
-    return (NOW + dt.timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+    """A time relative to now (when called: a test may start long after this module was imported),
+    recent data, so the sources are fresh."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return (now + dt.timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 
 
 def good(prefix: str, count: int, **extra: Any) -> list[dict[str, Any]]:
@@ -85,27 +86,38 @@ def test_a_failure_alerts_once_then_still_failing_then_resolved(
         assert len(slack.posts) == 1
         assert "still failing since" in third.stderr
 
-        # A new day of good lines: this run's rate is 0, so the problem is resolved, said once.
+        # A new day of good lines does not make day1's failure go away: the rate covers every file
+        # loaded since the last passed audit.
         write_lines(landing / "day2" / "b.jsonl", good("b", 6))
         fourth = run(landing, warehouse)
-        assert fourth.exit_code == 0, fourth.output
+        assert fourth.exit_code == EXIT_VALIDATION_FAILED
+        assert "still failing since" in fourth.stderr and len(slack.posts) == 1
+
+        # A person reviews day1 and publishes by hand: the files loaded so far are accepted, so the
+        # next run (nothing new: audited again) finds the problem resolved and says so once.
+        reviewed = runner.invoke(app, ["publish", "--warehouse", str(warehouse)])
+        assert reviewed.exit_code == 0, reviewed.output
+        assert (tmp_path / "w" / "serving" / "analytics.duckdb").exists()
+        fifth = run(landing, warehouse)
+        assert fifth.exit_code == 0, fifth.output
+        assert "auditing again, without a build" in fifth.stderr
         assert len(slack.posts) == 2
         assert "resolved" in json.dumps(slack.posts[1]) and "7 of 12 lines" in json.dumps(slack.posts[1])
-        assert (tmp_path / "w" / "serving" / "analytics.duckdb").exists()
 
     runs = read_runs(warehouse)
     assert [(r["exit_code"], r["dbt"], r["gx"], r["published"]) for r in runs] == [
         (1, "success", "passed", False),
         (1, "skipped", "passed", False),
         (1, "skipped", "passed", False),
-        (0, "success", "passed", True),
+        (1, "success", "passed", False),
+        (0, "skipped", "passed", True),
     ]
     assert runs[0]["files_loaded"] == 1 and runs[0]["lines_loaded"] == 12
     assert runs[0]["problems"] == {"error": 1, "warn": 0}
     assert runs[0]["reason"].startswith("the alert webhook refused")
-    assert runs[3]["files_loaded"] == 1 and runs[3]["lines_loaded"] == 6 and runs[3]["reason"] is None
+    assert runs[3]["files_loaded"] == 1 and runs[3]["lines_loaded"] == 6
     assert set(runs[3]["seconds"]) >= {"plan", "dbt", "gx"}
-    assert runs[3]["rows"]["marts.fct_events"] == 11
+    assert runs[4]["reason"] is None and runs[4]["rows"]["marts.fct_events"] == 11
     # dbt's log lives beside the warehouse it built, rotated by size
     assert (tmp_path / "w" / "logs" / "dbt.log").stat().st_size > 0
 
@@ -117,7 +129,7 @@ def test_a_failure_alerts_once_then_still_failing_then_resolved(
     # Freshness without dbt (a run with nothing to do): the staged events are ~35 minutes old
     [stale] = stale_sources(warehouse, warn_hours=0.1, error_hours=0.2)
     assert (stale.relation, stale.check, stale.severity) == ("staged.events", "source_freshness", "warn")
-    assert stale.detail.startswith("error: newest row 0.")
+    assert stale.detail.startswith("newest row 0.") and stale.detail.endswith("; error after 0.2 hour(s)")
     assert stale_sources(warehouse, warn_hours=6, error_hours=24) == []
 
 

@@ -317,12 +317,8 @@ def written_files(root: Path) -> list[Path]:
 
 @pytest.mark.parametrize("mode", ["enforce", "flag"])
 def test_the_privacy_fixture_leaves_no_planted_value_outside_quarantine(workdir: Path, mode: str) -> None:
-    from event_analytics.project import project_dir
-
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     write_lines(landing / "a.jsonl", privacy_fixture())
-    log = project_dir() / "logs" / "dbt.log"
-    log_start = log.stat().st_size if log.is_file() else 0
     args = [
         "run",
         "--landing",
@@ -347,11 +343,8 @@ def test_the_privacy_fixture_leaves_no_planted_value_outside_quarantine(workdir:
         if token.lower() in path.read_bytes().lower()
     }
     assert leaks == {}
-    assert written_files(workdir), "the run wrote its target folder and Data Docs there"
-    with log.open("rb") as handle:
-        handle.seek(log_start)
-        logged = handle.read().lower()
-    assert [token for token in PLANTED_TOKENS if token.lower() in logged] == []
+    # dbt's log, the target folder, Data Docs, the serving copy and the report are all below workdir
+    assert workdir / "logs" / "dbt.log" in written_files(workdir)
     assert query(warehouse, "select count(*) from quarantine.rejected_events where raw_line like '%4111 1111%'") == [
         (1,)
     ]

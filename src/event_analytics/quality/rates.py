@@ -112,9 +112,9 @@ def freshness_problems(target_path: Path) -> list[Problem]:
             limit = criteria.get("error_after" if status == "error" else "warn_after") or {}
             detail = (
                 f"newest row {hours:,.1f} h old (max {result['max_loaded_at']}); "
-                f"stale after {limit.get('count')} {limit.get('period')}(s)"
+                f"{status} after {limit.get('count')} {limit.get('period')}(s)"
             )
-        problems.append(Problem("freshness", source, None, "source_freshness", "warn", f"{status}: {detail}"))
+        problems.append(Problem("freshness", source, None, "source_freshness", "warn", detail))
     return problems
 
 
@@ -139,7 +139,7 @@ def stale_sources(warehouse: Path, warn_hours: float, error_hours: float) -> lis
                             None,
                             "source_freshness",
                             "warn",
-                            f"runtime error: freshness could not be checked: {str(exc).splitlines()[0]}",
+                            f"freshness could not be checked: {str(exc).splitlines()[0]}",
                         )
                     )
                     continue
@@ -156,7 +156,7 @@ def stale_sources(warehouse: Path, warn_hours: float, error_hours: float) -> lis
                         None,
                         "source_freshness",
                         "warn",
-                        f"{status}: newest row {hours:,.1f} h old (max {newest}); stale after {limit:g} hour(s)",
+                        f"newest row {hours:,.1f} h old (max {newest}); {status} after {limit:g} hour(s)",
                     )
                 )
     return problems
