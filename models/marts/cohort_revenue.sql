@@ -2,12 +2,21 @@
   LTV curves: per cohort (the Monday week of the users' first event, dim_users.first_seen_at) and
   currency, the net revenue (orders less refunds) the cohort's users brought in each week since
   their own first event (week n: [first_seen_at + 7n days, first_seen_at + 7(n+1) days)), and
-  its running total, also per cohort user (every user of the cohort, buyer or not). One row per
+  its running total, also per cohort user (every user of the cohort, buyer or not; users with
+  no event but a bot's are in no cohort). One row per
   cohort, currency and week from 0 to the last week the data reaches for the cohort, zero-filled;
   currencies are never added up. A refund counts in the week it happens, for its order's user.
 -#}
 
 with
+
+-- a crawler is nobody's customer: users with no event but a bot's are in no cohort (as in
+-- active_users and user_lifecycle)
+human_users as (
+    select distinct user_key
+    from {{ ref('fct_events') }}
+    where not coalesce(is_bot, false)
+),
 
 users as (
     select
@@ -16,6 +25,7 @@ users as (
         last_seen_at,
         cast({{ dbt.date_trunc('week', 'first_seen_at') }} as date) as cohort_week
     from {{ ref('dim_users') }}
+    where user_key in (select human_users.user_key from human_users)
 ),
 
 orders as (

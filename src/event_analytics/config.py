@@ -22,7 +22,8 @@ from event_analytics.project import ConfigError, project_dir
 SnakeCase = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 EventName = Annotated[str, StringConstraints(min_length=1)]
 # Windows end up as SQL intervals: beyond ten years they only overflow them.
-Days = Annotated[float, Field(gt=0, le=3650)]
+# Whole days: dbt.dateadd casts its amount to an integer, so half a day would silently round.
+Days = Annotated[int, Field(gt=0, le=3650)]
 Scalar = str | int | float | bool
 
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)

@@ -129,6 +129,11 @@ def list_landing(root: str, patterns: list[str], follow_symlinks: str = "inside"
         return _list_remote(root, patterns)
     if not os.path.isdir(root):
         raise ConfigError(f"landing folder {root} does not exist")
+    try:
+        os.scandir(root).close()
+    except OSError as exc:
+        # a root that cannot be listed is a bad path, not an empty delivery to publish
+        raise ConfigError(f"landing folder {root} cannot be read: {_os_detail(exc)}") from None
     return _list_local(root, patterns, follow_symlinks)
 
 

@@ -256,14 +256,14 @@ def read_headlines(con: duckdb.DuckDBPyConnection, tables: set[str], period: Per
     events, previous_events, users, previous_users = con.execute(
         """
         with recent as (
-            select cast(occurred_at as date) as day, user_key from marts.fct_events
+            select cast(occurred_at as date) as day, user_key, is_bot from marts.fct_events
             where occurred_at >= cast($3 as date)
         )
         select
             count(*) filter (where day between $1 and $2),
             count(*) filter (where day between $3 and $4),
-            count(distinct user_key) filter (where day between $1 and $2),
-            count(distinct user_key) filter (where day between $3 and $4)
+            count(distinct user_key) filter (where day between $1 and $2 and not coalesce(is_bot, false)),
+            count(distinct user_key) filter (where day between $3 and $4 and not coalesce(is_bot, false))
         from recent
         """,
         dates,
@@ -280,7 +280,9 @@ def read_headlines(con: duckdb.DuckDBPyConnection, tables: set[str], period: Per
             dates,
         ).fetchone()
         headlines.append(Headline("Sessions", sessions, previous_sessions))
-    headlines.append(Headline("Active users", users, previous_users, note="distinct users with an event"))
+    headlines.append(
+        Headline("Active users", users, previous_users, note="distinct users with an event, bots left out")
+    )
     if {"funnel_conversions", "funnel_steps"} <= tables:
         rows = con.execute(
             """
@@ -372,7 +374,10 @@ def read_daily(con: duckdb.DuckDBPyConnection, tables: set[str], period: Period)
             select cast(unnest(generate_series(cast($1 as date), cast($2 as date), interval 1 day)) as date) as day
         ),
         events as (
-            select cast(occurred_at as date) as day, count(*) as events, count(distinct user_key) as users
+            select
+                cast(occurred_at as date) as day,
+                count(*) as events,
+                count(distinct user_key) filter (where not coalesce(is_bot, false)) as users
             from marts.fct_events group by 1
         ),
         sessions as ({sessions})

@@ -177,14 +177,15 @@ def test_orders_refunds_and_revenue_per_day(warehouse: Path) -> None:
         (day("2026-10-03"), "Paid Search", "EUR", 1, 1, 0, 100.0, 100.0),
         (day("2026-10-05"), "Paid Search", "EUR", 0, 0, 1, -30.0, None),
     ]
-    # one cohort (week of 28 Sep: u1, u2 and the crawler), weeks 0 and 1 of the data
+    # one cohort (week of 28 Sep: u1 and u2; the crawler is nobody's customer), weeks 0 and 1 of the
+    # data: 100 + 50 - 30 = 120 in week 0 (u1's refund on 5 Oct is 4 days after u1's first event)
     assert query(
         warehouse,
         "select cohort_week, currency, weeks_since_first_seen, cohort_users, buyers, revenue, cumulative_revenue,"
         " cumulative_revenue_per_user from marts.cohort_revenue order by 3",
     ) == [
-        (day("2026-09-28"), "EUR", 0, 3, 2, 120.0, 120.0, 40.0),
-        (day("2026-09-28"), "EUR", 1, 3, 0, 0.0, 120.0, 40.0),
+        (day("2026-09-28"), "EUR", 0, 2, 2, 120.0, 120.0, 60.0),
+        (day("2026-09-28"), "EUR", 1, 2, 0, 0.0, 120.0, 60.0),
     ]
 
 
