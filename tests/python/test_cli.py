@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -81,6 +82,44 @@ def test_missing_landing_folder_is_a_configuration_error(tmp_path: Path) -> None
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "does not exist" in result.stderr
+
+
+def test_an_unreadable_landing_folder_or_unwritable_warehouse_folder_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tests run as root, whom permissions do not stop: the OS's refusals are simulated."""
+    import event_analytics.cli
+    import event_analytics.landing
+
+    landing = landing_with_two_events(tmp_path)
+    real_scandir, real_access = os.scandir, os.access
+
+    def refusing_scandir(path: object) -> object:
+        if str(path) == str(landing):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(event_analytics.landing.os, "scandir", refusing_scandir)
+        result = run_cli(landing, tmp_path / "w.duckdb")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"event-analytics: landing folder {landing} cannot be read: Permission denied"
+    )
+    assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "serving").exists()
+
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    monkeypatch.setattr(
+        event_analytics.cli.os, "access", lambda path, mode: str(path) != str(read_only) and real_access(path, mode)
+    )
+    for warehouse in (read_only / "events.duckdb", read_only / "sub" / "events.duckdb"):
+        result = run_cli(landing, warehouse)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip().splitlines() == [
+            f"event-analytics: warehouse {warehouse}: {read_only} is not writable"
+        ]
+    assert list(read_only.iterdir()) == []
 
 
 def test_vars_that_are_not_a_mapping_are_a_configuration_error(tmp_path: Path) -> None:

@@ -240,16 +240,21 @@ def test_a_duckdb_session_on_the_working_file_gives_one_line_and_exit_4(tmp_path
     )
     try:
         result = run_cli(landing, warehouse)
+        # a reviewed publish records the review in the working file first: refused before it publishes
+        published = runner.invoke(app, ["publish", "--warehouse", str(warehouse)])
     finally:
         holder.kill()
         holder.wait()
-    assert result.exit_code == EXIT_BUSY, result.output
-    assert "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("event-analytics:")]
-    assert errors == [
+    busy = (
         f"event-analytics: pid {holder.pid} has {warehouse} open (DuckDB's file lock): close that session, "
         "or read the serving copy instead"
-    ]
+    )
+    assert result.exit_code == EXIT_BUSY, result.output
+    assert "Traceback" not in result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("event-analytics:")] == [busy]
+    assert published.exit_code == EXIT_BUSY, published.output
+    assert published.stderr.strip().splitlines() == [busy]
+    assert not (tmp_path / "serving").exists()
 
 
 def test_a_run_whose_publish_failed_is_redone_and_publishes_next_time(tmp_path: Path) -> None:
