@@ -44,26 +44,28 @@ identified_events as (
 ),
 
 {% if is_incremental() %}
+    -- every valid copy of the messageIds this run decided, staging scanned once for both uses
+    decided_copies as materialized (
+        select
+            copies.anonymous_id,
+            copies.user_id,
+            copies.previous_id,
+            copies.event_type
+        from {{ ref('stg_segment__events') }} as copies
+        where
+            copies.reject_reason is null
+            and copies.event_id in (
+                select decided.event_id from {{ ref('int_events__deduplicated') }} as decided
+                where decided._processed_at > {{ watermark() }}
+            )
+    ),
+
     redecided_ids as (
-        select copies.anonymous_id
-        from {{ ref('stg_segment__events') }} as copies
-        where
-            copies.reject_reason is null
-            and copies.user_id is not null
-            and copies.event_id in (
-                select decided.event_id from {{ ref('int_events__deduplicated') }} as decided
-                where decided._processed_at > {{ watermark() }}
-            )
+        select anonymous_id from decided_copies
+        where user_id is not null
         union
-        select copies.previous_id as anonymous_id
-        from {{ ref('stg_segment__events') }} as copies
-        where
-            copies.reject_reason is null
-            and copies.event_type = 'alias'
-            and copies.event_id in (
-                select decided.event_id from {{ ref('int_events__deduplicated') }} as decided
-                where decided._processed_at > {{ watermark() }}
-            )
+        select previous_id as anonymous_id from decided_copies
+        where event_type = 'alias'
     ),
 {% endif %}
 

@@ -211,10 +211,11 @@ def holding(warehouse: Path, wait: float, command: str | None = None) -> Iterato
     # before the lock, the key or any record is written beside it
     if warehouse.exists() and not warehouse.is_file():
         raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse} is a folder, not a DuckDB file")
-    if warehouse.parent.exists() and not warehouse.parent.is_dir():
-        raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse}: {warehouse.parent} is not a folder")
+    # the nearest folder that exists: the run creates the rest below it
     existing = next(folder for folder in (warehouse.parent, *warehouse.parent.parents) if folder.exists())
-    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse}: {existing} is not writable")
     if warehouse.is_file() and not os.access(warehouse, os.R_OK | os.W_OK):
         raise fail(project.EXIT_CONFIG_ERROR, f"warehouse {warehouse} is not writable")
@@ -273,12 +274,8 @@ def publish(
 ) -> None:
     """Publish the working warehouse's marts to the serving copy, as a passing run does (after a
     person has reviewed a failed audit, say)."""
-    import duckdb
-
-    from event_analytics.job import Stop, publish_marts
-    from event_analytics.locking import duckdb_lock_conflict
-    from event_analytics.serving import SUITES_NOT_RUN, check_serving_dir
-    from event_analytics.state import record_accepted
+    from event_analytics.job import Stop, publish_reviewed
+    from event_analytics.serving import check_serving_dir
 
     warehouse = warehouse or project.default_warehouse()
     if not warehouse.exists():
@@ -289,19 +286,8 @@ def publish(
     except ConfigError as exc:
         raise fail(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     with holding(warehouse, wait):
-        # reviewed: the quarantine rate of the next runs covers only files loaded after this. Recorded
-        # first, as it writes the working file: a reader holding it open stops the publish (exit 4)
-        # before anything reaches BI tools.
         try:
-            record_accepted(warehouse)
-        except duckdb.Error as exc:
-            conflict = duckdb_lock_conflict(str(exc), warehouse)
-            if conflict is not None:
-                raise fail(project.EXIT_BUSY, conflict) from None
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise fail(project.EXIT_PIPELINE_ERROR, f"warehouse {warehouse}: {reason}") from None
-        try:
-            publish_marts(warehouse, serving, SUITES_NOT_RUN)
+            publish_reviewed(warehouse, serving)
         except Stop as stop:
             raise fail(stop.code, stop.reason) from None
 

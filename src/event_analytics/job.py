@@ -500,21 +500,41 @@ def not_published(serving: Path, why: str) -> str:
     return f"not published ({why}): BI tools keep {since} in {serving}"
 
 
+def stop_for(exc: Exception, warehouse: Path, doing: str) -> Stop:
+    """Exit 4 when another process holds the DuckDB file, else a pipeline error: one line each."""
+    from event_analytics.locking import duckdb_lock_conflict
+
+    conflict = duckdb_lock_conflict(str(exc), warehouse)
+    if conflict is not None:
+        return Stop(project.EXIT_BUSY, conflict)
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return Stop(project.EXIT_PIPELINE_ERROR, f"{doing}: {reason}")
+
+
+def publish_reviewed(warehouse: Path, serving: Path) -> None:
+    """`event-analytics publish`: a person reviewed the audit. Recorded first (the files loaded so
+    far count as audited for the quarantine rate), as it writes the working file: a reader holding
+    it open stops the publish (exit 4) before anything reaches BI tools."""
+    from event_analytics.serving import SUITES_NOT_RUN
+    from event_analytics.state import record_accepted
+
+    try:
+        record_accepted(warehouse)
+    except duckdb.Error as exc:
+        raise stop_for(exc, warehouse, f"warehouse {warehouse}") from None
+    publish_marts(warehouse, serving, SUITES_NOT_RUN)
+
+
 def publish_marts(warehouse: Path, serving: Path, suites: str, record: RunRecord | None = None) -> None:
     """Publish, then say so and where the report is; `suites`: the audit's outcome (serving.SUITES_*)."""
     from filelock import Timeout
 
-    from event_analytics.locking import duckdb_lock_conflict
     from event_analytics.serving import publish
 
     try:
         published = publish(warehouse, serving, suites)
     except (OSError, RuntimeError, duckdb.Error, Timeout) as exc:
-        conflict = duckdb_lock_conflict(str(exc), warehouse)
-        if conflict is not None:
-            raise Stop(project.EXIT_BUSY, conflict) from None
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise Stop(project.EXIT_PIPELINE_ERROR, f"publishing to {serving} failed: {reason}") from None
+        raise stop_for(exc, warehouse, f"publishing to {serving} failed") from None
     if record is not None:
         record.published = True
         record.rows = {f"marts.{name}": rows for name, rows in published.marts.items()}

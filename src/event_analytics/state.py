@@ -135,15 +135,22 @@ def record_accepted(warehouse: Path) -> None:
     to pass (the next run audits again when nothing changed)."""
     with duckdb.connect(str(warehouse)) as con:
         try:
-            loaded = con.execute(LOADED_THROUGH).fetchone()[0]  # type: ignore[index]
             con.execute(
                 "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated, status) "
                 "select current_timestamp::timestamp, fingerprint, ?, false, 'accepted' from meta.pipeline_runs "
                 "order by finished_at desc limit 1",
-                [loaded],
+                [_loaded_through(con)],
             )
         except duckdb.CatalogException:
             return  # nothing built yet: nothing to accept
+
+
+def _loaded_through(con: duckdb.DuckDBPyConnection) -> str | None:
+    """What staging holds; None before the first build wrote it (one that failed early, say)."""
+    try:
+        return con.execute(LOADED_THROUGH).fetchone()[0]  # type: ignore[index]
+    except duckdb.CatalogException:
+        return None
 
 
 def _record(warehouse: Path, dbt_vars: dict[str, Any], status: str, *, validated: bool) -> None:
@@ -155,14 +162,10 @@ def _record(warehouse: Path, dbt_vars: dict[str, Any], status: str, *, validated
         )
         con.execute("alter table meta.pipeline_runs add column if not exists validated boolean")
         con.execute("alter table meta.pipeline_runs add column if not exists status varchar")
-        try:
-            loaded = con.execute(LOADED_THROUGH).fetchone()[0]  # type: ignore[index]
-        except duckdb.CatalogException:
-            loaded = None  # a first build that failed before staging was written
         con.execute(
             "insert into meta.pipeline_runs (finished_at, fingerprint, loaded_through, validated, status) "
             "values (current_timestamp::timestamp, ?, ?, ?, ?)",
-            [fingerprint(dbt_vars), loaded, validated, status],
+            [fingerprint(dbt_vars), _loaded_through(con), validated, status],
         )
 
 
