@@ -9,7 +9,7 @@
 {#- Clears the ledger when staging is built from scratch: a full refresh loads every file again. -#}
 {% macro reset_landing_ledger() %}
     {%- if not is_incremental() %}
-        delete from meta.landing_files
+        truncate table meta.landing_files
     {%- endif %}
 {% endmacro %}
 
@@ -19,6 +19,28 @@
   a file that changed while read) are removed again, so the file loads whole on a later run.
 -#}
 {% macro record_loaded_files() %}
+    {{ return(adapter.dispatch('record_loaded_files', 'event_analytics')()) }}
+{% endmacro %}
+
+{% macro default__record_loaded_files() %}
+    {{ ledger_rows_of_read_files() }};
+
+    delete from {{ this }}
+    where
+        _loaded_at = {{ run_timestamp() }}
+        and source_file in (
+            select source_file from {{ source('landing', 'file_outcomes') }}
+            where reason is not null
+        );
+{% endmacro %}
+
+{#- On Spark the lines are staged before dbt starts (event_analytics.spark_session), without the
+    lines of a file whose reading failed: there is nothing to remove. -#}
+{% macro spark__record_loaded_files() %}
+    {{ ledger_rows_of_read_files() }}
+{% endmacro %}
+
+{% macro ledger_rows_of_read_files() %}
     insert into meta.landing_files (path, size_bytes, modified_at, etag, lines, blank_lines, loaded_at)
     select
         source_file,
@@ -29,15 +51,7 @@
         blank_lines,
         {{ run_timestamp() }}
     from {{ source('landing', 'file_outcomes') }}
-    where reason is null;
-
-    delete from {{ this }}
-    where
-        _loaded_at = {{ run_timestamp() }}
-        and source_file in (
-            select source_file from {{ source('landing', 'file_outcomes') }}
-            where reason is not null
-        );
+    where reason is null
 {% endmacro %}
 
 {#- The numbered lines of a relation of landing chunks (source landing): a chunk holds whole lines

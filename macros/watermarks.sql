@@ -9,6 +9,10 @@
 {#- on-run-start: the watermarks, the scoped data tests' passes (macros/tests/test_passes.sql) and
     the partitions events moved out of or within (record_moved_partitions). -#}
 {% macro create_meta_tables() %}
+    {{ return(adapter.dispatch('create_meta_tables', 'event_analytics')()) }}
+{% endmacro %}
+
+{% macro default__create_meta_tables() %}
     create schema if not exists meta;
     create table if not exists meta.incremental_watermarks (
         model_name varchar primary key,
@@ -35,6 +39,19 @@
     );
 {% endmacro %}
 
+{#- Spark's file tables have neither keys nor NOT NULL: writers append, readers take the latest
+    row of a key (max), as they do on DuckDB. -#}
+{% macro spark__create_meta_tables() %}
+    {%- do run_statements([
+        'create schema if not exists meta',
+        'create table if not exists meta.incremental_watermarks (model_name string, processed_through timestamp)',
+        'create table if not exists meta.data_test_passes (test_name string, passed_at timestamp)',
+        'create table if not exists meta.moved_partitions (partition_key string, moved_at timestamp)',
+        'create table if not exists meta.landing_files (path string, size_bytes bigint, modified_at timestamp,'
+            ~ ' etag string, lines bigint, blank_lines bigint, loaded_at timestamp)',
+    ]) -%}
+{% endmacro %}
+
 {% macro run_timestamp() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
@@ -47,9 +64,18 @@
     {%- set processed_through = '1970-01-01 00:00:00' -%}
     {%- if execute -%}
         {%- set query -%}
-            select cast(max(processed_through) as varchar)
+            select cast(max(processed_through) as {{ dbt.type_string() }})
             from meta.incremental_watermarks
-            where model_name = '{{ watermark_key(settings) }}'
+            where
+                model_name = '{{ watermark_key(settings) }}'
+                -- unless the model has been run with other settings since (Spark keeps their rows)
+                and processed_through >= (
+                    select max(latest.processed_through)
+                    from meta.incremental_watermarks as latest
+                    where
+                        latest.model_name = '{{ this.identifier }}'
+                        or left(latest.model_name, {{ this.identifier | length + 1 }}) = '{{ this.identifier }}@'
+                )
         {%- endset -%}
         {%- set found = run_query(query).columns[0].values()[0] -%}
         {%- if found is not none -%}{%- set processed_through = found -%}{%- endif -%}
@@ -60,12 +86,23 @@
 {#- With `settings`, the watermarks of the model's other settings go: its rows now follow these, so
     a return to earlier settings must redo everything too. -#}
 {% macro record_watermark(settings=none) %}
-    {%- if settings is not none %}
-        delete from meta.incremental_watermarks where starts_with(model_name, '{{ this.identifier }}@');
-    {%- endif %}
-    insert or replace into meta.incremental_watermarks (model_name, processed_through)
-    values ('{{ watermark_key(settings) }}', {{ run_timestamp() }})
+    {%- if settings is not none %}{{ forget_other_settings() }}{% endif %}
+    {{ upsert_meta_row('meta.incremental_watermarks', {
+        'model_name': sql_string(watermark_key(settings)),
+        'processed_through': run_timestamp(),
+    }) }}
 {% endmacro %}
+
+{% macro forget_other_settings() -%}
+    {{ return(adapter.dispatch('forget_other_settings', 'event_analytics')()) }}
+{%- endmacro %}
+
+{% macro default__forget_other_settings() -%}
+    delete from meta.incremental_watermarks where starts_with(model_name, '{{ this.identifier }}@');
+{%- endmacro %}
+
+{#- Spark's file tables cannot delete rows: `watermark` ignores a key run before the model's latest. -#}
+{% macro spark__forget_other_settings() -%}{%- endmacro %}
 
 {% macro watermark_key(settings=none) -%}
     {{ this.identifier }}{% if settings is not none %}@{{ local_md5(tojson(settings)) }}{% endif %}

@@ -7,11 +7,41 @@
   --full-refresh rereads them and so brings the text back until the next run past the retention.
 -#}
 {% macro expire_quarantine_text(stamp_column, text_columns) -%}
+    {{ return(adapter.dispatch('expire_quarantine_text', 'event_analytics')(stamp_column, text_columns)) }}
+{%- endmacro %}
+
+{% macro default__expire_quarantine_text(stamp_column, text_columns) -%}
     update {{ this }}
     set {% for column in text_columns %}{{ column }} = null{{ ', ' if not loop.last }}{% endfor %}
     where
         {{ quarantine_text_expired(stamp_column) }}
         and ({% for column in text_columns %}{{ column }} is not null{{ ' or ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{#- Spark's file tables have no UPDATE: when a row's text has expired, the table is written again
+    through a copy (a table cannot be overwritten from itself). -#}
+{% macro spark__expire_quarantine_text(stamp_column, text_columns) -%}
+    {%- set expired -%}
+        {{ quarantine_text_expired(stamp_column) }}
+        and ({% for column in text_columns %}{{ column }} is not null{{ ' or ' if not loop.last }}{% endfor %})
+    {%- endset -%}
+    {%- if execute and run_query('select count(*) from ' ~ this ~ ' where ' ~ expired).columns[0].values()[0] > 0 -%}
+        {%- set kept = [] -%}
+        {%- for column in adapter.get_columns_in_relation(this) | map(attribute='name') -%}
+            {%- if column in text_columns -%}
+                {%- do kept.append('case when ' ~ expired ~ ' then null else ' ~ column ~ ' end as ' ~ column) -%}
+            {%- else -%}
+                {%- do kept.append(column) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set copy = this.incorporate(path={'identifier': this.identifier ~ '__expiring'}) -%}
+        {%- do run_statements([
+            'drop table if exists ' ~ copy,
+            'create table ' ~ copy ~ ' as select * from ' ~ this,
+            'insert overwrite table ' ~ this ~ ' select ' ~ kept | join(', ') ~ ' from ' ~ copy,
+            'drop table ' ~ copy,
+        ]) -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Whether a quarantine row written at `stamp_column` is past the retention (SQL). -#}

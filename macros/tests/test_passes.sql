@@ -11,11 +11,11 @@
 {% macro changed_rows_since(model, row_version) -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
     {%- set query -%}
-        select cast(passed_at as varchar) from meta.data_test_passes
+        select cast(max(passed_at) as {{ dbt.type_string() }}) from meta.data_test_passes
         where test_name = '{{ this.identifier }}'
     {%- endset -%}
     {%- set passes = run_query(query).columns[0].values() -%}
-    {%- if not passes -%}{{ return(none) }}{%- endif -%}
+    {%- if not passes or passes[0] is none -%}{{ return(none) }}{%- endif -%}
     {%- set since = "cast('" ~ passes[0] ~ "' as timestamp)" -%}
     {%- set query -%}
         select count(*) from (select 1 from {{ model }} where {{ row_version }} <= {{ since }} limit 1) as older
@@ -34,8 +34,9 @@
             {%- do passed.append(node.alias) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- for name in passed %}
-        insert or replace into meta.data_test_passes (test_name, passed_at)
-        values ('{{ name }}', {{ run_timestamp() }});
-    {%- endfor %}
+    {%- set statements = [] -%}
+    {%- for name in passed -%}
+        {%- do statements.append(upsert_meta_row('meta.data_test_passes', {'test_name': sql_string(name), 'passed_at': run_timestamp()})) -%}
+    {%- endfor -%}
+    {{ run_statements(statements) }}
 {% endmacro %}
