@@ -41,12 +41,12 @@
 {% macro funnel_step_condition(step) -%}
     event_name = {{ sql_string(step.event) }}
     {%- for key, value in step.where.items() %}
-        and json_extract_string(properties, {{ sql_string('$."' ~ key ~ '"') }}) = {{ sql_string(json_text(value)) }}
+        and {{ json_field_text('properties', json_top_key_path(key)) }} = {{ sql_string(funnel_value_text(value)) }}
     {%- endfor %}
 {%- endmacro %}
 
 {#- A value as json_extract_string renders it: true/false for booleans, digits for numbers. -#}
-{% macro json_text(value) -%}
+{% macro funnel_value_text(value) -%}
     {%- if value is sameas true -%}true
     {%- elif value is sameas false -%}false
     {%- else -%}{{ value }}

@@ -1,10 +1,10 @@
 {#- Whole periods from one period start (a date) to another: days, Monday weeks or months. -#}
 {% macro period_offset(from_period, to_period, grain) -%}
     {%- if grain == 'month' -%}
-        {{ dbt.datediff(from_period, to_period, 'month') }}
+        {{ time_diff(from_period, to_period, 'month') }}
     {%- elif grain == 'week' -%}
-        {{ dbt.datediff(from_period, to_period, 'day') }} // 7
+        {{ integer_divide(time_diff(from_period, to_period, 'day'), 7) }}
     {%- else -%}
-        {{ dbt.datediff(from_period, to_period, 'day') }}
+        {{ time_diff(from_period, to_period, 'day') }}
     {%- endif -%}
 {%- endmacro %}

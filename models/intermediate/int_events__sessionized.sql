@@ -137,7 +137,7 @@ aliases as (
                 *,
                 coalesce(
                     changed_from
-                    <= {{ dbt.dateadd('minute', timeout_minutes, 'previous_occurred_at') }},
+                    <= {{ time_add('minute', timeout_minutes, 'previous_occurred_at') }},
                     false
                 ) as joins_previous_session
             from previous_events
@@ -185,10 +185,10 @@ with_boundaries as (
     select
         *,
         previous_occurred_at is null
-        or occurred_at > {{ dbt.dateadd('minute', timeout_minutes, 'previous_occurred_at') }}
+        or occurred_at > {{ time_add('minute', timeout_minutes, 'previous_occurred_at') }}
             as is_session_start,
         next_occurred_at is null
-        or next_occurred_at > {{ dbt.dateadd('minute', timeout_minutes, 'occurred_at') }}
+        or next_occurred_at > {{ time_add('minute', timeout_minutes, 'occurred_at') }}
             as is_session_end
     from with_neighbours
 ),
@@ -200,9 +200,9 @@ with_sessions as (
         is_session_end,
         sessions_before + sum(case when is_session_start then 1 else 0 end) over running_partition as session_index,
         -- hashed on the session-start rows only: hashing every event's row measured 4 s more at 10M
-        last_value(
-            case when is_session_start then {{ dbt.hash("partition_key || '|' || event_id") }} end ignore nulls
-        ) over running_partition as session_id
+        {{ last_non_null(
+            'case when is_session_start then ' ~ dbt.hash("partition_key || '|' || event_id") ~ ' end'
+        ) }} over running_partition as session_id
     from with_boundaries
     window running_partition as (
         partition by partition_key

@@ -106,21 +106,28 @@ step_events as (
     ),
 
     {%- for k in range(2, n + 1) %}
+        {%- set previous_columns = ['user_key'] %}
+        {%- for j in range(1, k) %}
+            {%- do previous_columns.append('step_' ~ j ~ '_at') %}
+        {%- endfor %}
+
+        {{ f }}_step_{{ k }}_next as (
+            {{ asof_next_rows(
+                f ~ '_step_' ~ (k - 1), previous_columns, 'user_key', 'step_' ~ (k - 1) ~ '_at',
+                f ~ '_step_' ~ k ~ '_events', 'user_key', 'occurred_at', 'next_step_at',
+            ) | indent(12) }}
+        ),
 
         {{ f }}_step_{{ k }} as (
             select
-                previous_steps.*,
+                {%- for column in previous_columns %}
+                    {{ column }},
+                {%- endfor %}
                 case
-                    when
-                        next_step.occurred_at
-                        <= {{ dbt.dateadd('day', funnel.window_days, 'previous_steps.step_1_at') }}
-                        then next_step.occurred_at
+                    when next_step_at <= {{ time_add('day', funnel.window_days, 'step_1_at') }}
+                        then next_step_at
                 end as step_{{ k }}_at
-            from {{ f }}_step_{{ k - 1 }} as previous_steps
-            asof left join {{ f }}_step_{{ k }}_events as next_step
-                on
-                    previous_steps.user_key = next_step.user_key
-                    and previous_steps.step_{{ k - 1 }}_at < next_step.occurred_at
+            from {{ f }}_step_{{ k }}_next
         ),
     {%- endfor %}
 
@@ -129,19 +136,16 @@ step_events as (
     {{ f }}_counted_attempt as (
         select
             user_key,
-            arg_min(
-                {
-                    {%- for k in range(1, n + 1) %}
-                        'step_{{ k }}_at': step_{{ k }}_at{% if not loop.last %},{% endif %}
-                    {%- endfor %}
-                },
-                (
-                    {%- for k in range(n, 1, -1) %}
-                        step_{{ k }}_at is null,
-                    {%- endfor %}
-                    step_1_at
-                )
-            ) as attempt
+            {%- set reached = {} %}
+            {%- set attempt_order = [] %}
+            {%- for k in range(1, n + 1) %}
+                {%- do reached.update({'step_' ~ k ~ '_at': 'step_' ~ k ~ '_at'}) %}
+            {%- endfor %}
+            {%- for k in range(n, 1, -1) %}
+                {%- do attempt_order.append('step_' ~ k ~ '_at is null') %}
+            {%- endfor %}
+            {%- do attempt_order.append('step_1_at') %}
+            {{ arg_min(named_row(reached), sort_key(attempt_order)) }} as attempt
         from {{ f }}_step_{{ n }}
         group by user_key
     ),

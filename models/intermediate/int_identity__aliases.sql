@@ -33,8 +33,8 @@ alias_events as (
 links as (
     select
         previous_id,
-        arg_max(user_id, (occurred_at, received_at, event_id)) as user_id,
-        max((occurred_at, received_at, event_id)) as linked_by
+        {{ arg_max('user_id', sort_key(['occurred_at', 'received_at', 'event_id'])) }} as user_id,
+        max({{ sort_key(['occurred_at', 'received_at', 'event_id']) }}) as linked_by
     from alias_events
     group by previous_id
 ),
@@ -44,23 +44,23 @@ walks as (
     select
         previous_id as alias_key,
         user_id as reached_id,
-        [previous_id] as walked_keys
+        {{ list_of(['previous_id']) }} as walked_keys
     from links
     union all
     select
         walks.alias_key,
         links.user_id as reached_id,
-        list_append(walks.walked_keys, walks.reached_id) as walked_keys
+        {{ list_with_item('walks.walked_keys', 'walks.reached_id') }} as walked_keys
     from walks
     inner join links on walks.reached_id = links.previous_id
-    where not list_contains(walks.walked_keys, walks.reached_id)
+    where not {{ list_has('walks.walked_keys', 'walks.reached_id') }}
 ),
 
 walk_ends as (
     select
         alias_key,
-        arg_max(reached_id, len(walked_keys)) as reached_id,
-        arg_max(walked_keys, len(walked_keys)) as walked_keys
+        {{ arg_max('reached_id', list_length('walked_keys')) }} as reached_id,
+        {{ arg_max('walked_keys', list_length('walked_keys')) }} as walked_keys
     from walks
     group by alias_key
 ),
@@ -69,15 +69,15 @@ walk_ends as (
 cycle_members as (
     select
         alias_key,
-        unnest(walked_keys[list_position(walked_keys, reached_id):]) as member_id
+        {{ unnest_list(list_from_item('walked_keys', 'reached_id')) }} as member_id
     from walk_ends
-    where list_contains(walked_keys, reached_id)
+    where {{ list_has('walked_keys', 'reached_id') }}
 ),
 
 cycle_ends as (
     select
         cycle_members.alias_key,
-        arg_max(links.user_id, links.linked_by) as user_id
+        {{ arg_max('links.user_id', 'links.linked_by') }} as user_id
     from cycle_members
     inner join links on cycle_members.member_id = links.previous_id
     group by cycle_members.alias_key

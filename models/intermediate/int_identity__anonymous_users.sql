@@ -81,7 +81,7 @@ relevant_events as (
 latest_mappings as (
     select
         anonymous_id,
-        arg_max(user_id, (occurred_at, received_at, event_id)) as user_id,
+        {{ arg_max('user_id', sort_key(['occurred_at', 'received_at', 'event_id'])) }} as user_id,
         max(occurred_at) as identified_at
     from relevant_events
     group by anonymous_id

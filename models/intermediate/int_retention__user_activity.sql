@@ -75,7 +75,7 @@ events as (
             min(event_period) as cohort_period,
             min(first_event_at) as first_event_at,
             max(last_event_at) as last_event_at,
-            list(event_period order by event_period) filter (where retention_events > 0) as active_periods
+            {{ sorted_list_agg('event_period', filter='retention_events > 0') }} as active_periods
         from user_periods
         group by user_key
     ),
@@ -86,12 +86,11 @@ events as (
             cohort_period,
             first_event_at,
             last_event_at,
-            list_transform(
-                active_periods,
-                lambda active_period: cast(
-                    {{ period_offset('cohort_period', 'active_period', settings.grain) }} as integer
-                )
-            ) as active_offsets
+            {{ list_transform(
+                'active_periods',
+                'active_period',
+                'cast(' ~ period_offset('cohort_period', 'active_period', settings.grain) ~ ' as integer)',
+            ) }} as active_offsets
         from users
     )
 
@@ -113,8 +112,10 @@ events as (
             users.user_key,
             events.event_name,
             cast(
-                {{ dbt.datediff('users.first_event_at', 'events.occurred_at', 'millisecond') }}
-                // {{ settings.period_days * 86400000 }}
+                {{ integer_divide(
+                    time_diff('users.first_event_at', 'events.occurred_at', 'millisecond'),
+                    settings.period_days * 86400000,
+                ) }}
                 as integer
             ) as period_offset
         from events
@@ -124,10 +125,11 @@ events as (
     active_offsets as (
         select
             user_key,
-            list(distinct period_offset order by period_offset)
-            {%- if settings.event is not none %}
-                filter (where event_name = {{ sql_string(settings.event) }})
-            {%- endif %} as active_offsets
+            {{ sorted_list_agg(
+                'period_offset',
+                distinct=true,
+                filter=('event_name = ' ~ sql_string(settings.event)) if settings.event is not none else none,
+            ) }} as active_offsets
         from event_offsets
         group by user_key
     ),
@@ -150,6 +152,6 @@ select
     cohort_period,
     first_event_at,
     last_event_at,
-    coalesce(active_offsets, []::integer[]) as active_offsets,
+    coalesce(active_offsets, {{ empty_integer_list() }}) as active_offsets,
     {{ run_timestamp() }} as _processed_at
 from user_activity
