@@ -59,7 +59,7 @@ run_starts as (
         case
             when previous_active_days.previous_date is null then 1
             when
-                {{ dbt.datediff('previous_active_days.previous_date', 'previous_active_days.activity_date', 'day') }}
+                {{ time_diff('previous_active_days.previous_date', 'previous_active_days.activity_date', 'day') }}
                 > windows.window_days
                 then 1
             else 0
@@ -86,7 +86,7 @@ active_spans as (
     select
         grain,
         min(activity_date) as active_from,
-        cast({{ dbt.dateadd('day', 'max(window_days)', 'max(activity_date)') }} as date) as inactive_from
+        cast({{ time_add('day', 'max(window_days)', 'max(activity_date)') }} as date) as inactive_from
     from runs
     group by user_key, grain, run_index
 ),

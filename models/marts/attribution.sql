@@ -43,7 +43,7 @@ touches as (
             and orders.occurred_at >= sessions.started_at
             and (
                 sessions.started_at
-                >= {{ dbt.dateadd('day', -1 * var('attribution_lookback_days'), 'orders.occurred_at') }}
+                >= {{ time_add('day', -1 * var('attribution_lookback_days'), 'orders.occurred_at') }}
                 or orders.session_id = sessions.session_id
             )
 ),
@@ -71,7 +71,7 @@ credited as (
         *,
         case when first_touch_rank = 1 then 1.0 else 0.0 end as first_touch_credit,
         case when last_touch_rank = 1 then 1.0 else 0.0 end as last_touch_credit,
-        1.0 / touches as linear_credit
+        1 / cast(touches as double) as linear_credit
     from ranked
 )
 

@@ -38,7 +38,7 @@ data_end as (
 activity as (
     select
         user_key,
-        unnest(active_offsets) as period_offset
+        {{ unnest_list('active_offsets') }} as period_offset
     from users
 ),
 
@@ -50,8 +50,9 @@ cohorts as (
 grid as (
     select
         cohorts.cohort_period,
-        unnest(range(0, {{ period_offset('cohorts.cohort_period', 'data_end.last_period', grain) }} + 1))
-            as period_offset
+        {{ unnest_list(integer_range(
+            '0', period_offset('cohorts.cohort_period', 'data_end.last_period', grain) ~ ' + 1'
+        )) }} as period_offset
     from cohorts
     cross join data_end
 ),
@@ -66,7 +67,7 @@ eligible_users as (
     {%- if settings.mode == 'rolling' %}
         cross join data_end
         where
-            {{ dbt.dateadd('day', '(grid.period_offset + 1) * ' ~ settings.period_days, 'users.first_event_at') }}
+            {{ time_add('day', '(grid.period_offset + 1) * ' ~ settings.period_days, 'users.first_event_at') }}
             <= data_end.last_event_at
     {%- endif %}
 ),

@@ -71,7 +71,7 @@ user_weeks as (
         amount,
         is_order,
         cast(floor(
-            {{ dbt.datediff('first_seen_at', 'occurred_at', 'millisecond') }}
+            {{ time_diff('first_seen_at', 'occurred_at', 'millisecond') }}
             / 604800000.0
         ) as integer) as weeks_since_first_seen
     from user_money
@@ -103,7 +103,7 @@ cohort_spans as (
         cohort_week,
         cohort_users,
         cast(floor(
-            {{ dbt.datediff('cohort_week', 'last_seen_at', 'day') }}
+            {{ time_diff('cohort_week', 'last_seen_at', 'day') }}
             / 7
         ) as integer) as last_week
     from cohorts
@@ -118,7 +118,7 @@ grid as (
         cohort_spans.cohort_week,
         cohort_spans.cohort_users,
         currencies.currency,
-        unnest(range(0, cohort_spans.last_week + 1)) as weeks_since_first_seen
+        {{ unnest_list(integer_range('0', 'cohort_spans.last_week + 1')) }} as weeks_since_first_seen
     from cohort_spans
     cross join currencies
 ),

@@ -24,7 +24,7 @@ days as (
 
     {{ date_range(
         '(select first_day from data_span)',
-        dbt.dateadd('year', 1, '(select last_day from data_span)'),
+        time_add('year', 1, '(select last_day from data_span)'),
         'date_day',
     ) }}
 
@@ -37,12 +37,12 @@ calendar as (
         cast({{ dbt.date_trunc('week', 'date_day') }} as date) as week_start,
         cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start,
         cast({{ dbt.date_trunc('quarter', 'date_day') }} as date) as quarter_start,
-        cast(extract(year from date_day) as integer) as year,
-        cast(extract(quarter from date_day) as integer) as quarter,
-        cast(extract(month from date_day) as integer) as month,
-        cast(extract(isoyear from date_day) as integer) as iso_year,
-        cast(extract(week from date_day) as integer) as iso_week,
-        cast(extract(isodow from date_day) as integer) as day_of_week
+        cast({{ date_field('year', 'date_day') }} as integer) as year,
+        cast({{ date_field('quarter', 'date_day') }} as integer) as quarter,
+        cast({{ date_field('month', 'date_day') }} as integer) as month,
+        cast({{ date_field('isoyear', 'date_day') }} as integer) as iso_year,
+        cast({{ date_field('week', 'date_day') }} as integer) as iso_week,
+        cast({{ date_field('isodow', 'date_day') }} as integer) as day_of_week
     from days
 
 )

@@ -57,17 +57,17 @@ call_traits as (
         group_calls.received_at,
         group_calls.event_id,
         call_trait.key as trait_name,
-        call_trait.value as trait_value
+        {{ json_entry_text('call_trait') }} as trait_value
     from group_calls
-    cross join lateral json_each(group_calls.traits) as call_trait
-    where call_trait.type != 'NULL'
+    {{ json_entries_join('group_calls.traits', 'call_trait') }}
+    where {{ json_entry_is_not_null('call_trait') }}
 ),
 
 latest_traits as (
     select
         group_id,
         trait_name,
-        arg_max(trait_value, (occurred_at, received_at, event_id)) as trait_value
+        {{ arg_max('trait_value', sort_key(['occurred_at', 'received_at', 'event_id'])) }} as trait_value
     from call_traits
     group by group_id, trait_name
 ),
@@ -76,9 +76,7 @@ latest_traits as (
 group_traits as (
     select
         group_id,
-        cast(
-            '{' || string_agg(to_json(trait_name) || ':' || trait_value, ',' order by trait_name) || '}' as json
-        ) as traits
+        {{ json_object_agg('trait_name', 'trait_value') }} as traits
     from latest_traits
     group by group_id
 )

@@ -35,14 +35,16 @@ event_facts as (
         coalesce(max(user_id) filter (where user_id = user_key), max(user_id)) as user_id,
         coalesce(
             bool_or(user_id_is_hashed) filter (where user_id = user_key),
-            arg_max(user_id_is_hashed, user_id)
+            {{ arg_max('user_id_is_hashed', 'user_id') }}
         ) as user_id_is_hashed,
         min(occurred_at) as first_seen_at,
         max(occurred_at) as last_seen_at,
         count(distinct anonymous_id) as device_count,
         count(*) as event_count,
         -- the latest identify call that carried an email (its HMAC: traits hold no plain PII)
-        arg_max(traits ->> 'email', occurred_at) filter (where traits ->> 'email' is not null) as email_hash
+        {{ arg_max(json_field_text('traits', '$.email'), 'occurred_at') }} filter (
+            where {{ json_field_text('traits', '$.email') }} is not null
+        ) as email_hash
     from events
     group by user_key
 ),
@@ -53,7 +55,7 @@ session_facts as (
     select
         user_key,
         count(*) as session_count,
-        arg_min_null(utm_source, (started_at, session_id)) as first_utm_source
+        {{ arg_min_null('utm_source', sort_key(['started_at', 'session_id'])) }} as first_utm_source
     from sessions
     group by user_key
 )

@@ -19,8 +19,8 @@ exposures as (
         event_id,
         user_key,
         occurred_at,
-        json_extract_string(properties, '$.experiment_id') as experiment_id,
-        json_extract_string(properties, '$.variant') as variant
+        {{ json_field_text('properties', '$.experiment_id') }} as experiment_id,
+        {{ json_field_text('properties', '$.variant') }} as variant
     from events
     where event_name = 'experiment_viewed'
 ),
@@ -34,7 +34,7 @@ first_exposures as (
     select
         experiment_id,
         user_key,
-        arg_min(variant, (occurred_at, event_id)) as variant,
+        {{ arg_min('variant', sort_key(['occurred_at', 'event_id'])) }} as variant,
         min(occurred_at) as exposed_at,
         count(distinct variant) as variant_count
     from valid_exposures
@@ -52,7 +52,7 @@ conversions as (
             first_exposures.user_key = events.user_key
             and first_exposures.exposed_at <= events.occurred_at
             and events.occurred_at
-            <= {{ dbt.dateadd('day', var('experiment_window_days'), 'first_exposures.exposed_at') }}
+            <= {{ time_add('day', var('experiment_window_days'), 'first_exposures.exposed_at') }}
     where events.event_name = {{ sql_string(var('experiment_goal_event')) }}
     group by first_exposures.experiment_id, first_exposures.user_key
 )

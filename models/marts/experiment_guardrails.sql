@@ -25,7 +25,7 @@ guardrail_events as (
         select {{ sql_string(event) }} as guardrail_event
         {{ 'union all' if not loop.last }}
     {%- else %}
-        select cast(null as varchar) as guardrail_event
+        select cast(null as {{ dbt.type_string() }}) as guardrail_event
         where false
     {%- endfor %}
 ),
@@ -46,7 +46,7 @@ users_with_guardrail_event as (
             included_assignments.user_key = events.user_key
             and included_assignments.exposed_at <= events.occurred_at
             and events.occurred_at
-            <= {{ dbt.dateadd('day', var('experiment_window_days'), 'included_assignments.exposed_at') }}
+            <= {{ time_add('day', var('experiment_window_days'), 'included_assignments.exposed_at') }}
     inner join guardrail_events on events.event_name = guardrail_events.guardrail_event
 ),
 
@@ -89,7 +89,7 @@ tests as (
         *,
         rate - control_rate as absolute_difference,
         (rate - control_rate) / nullif(sqrt(
-            pooled_rate * (1 - pooled_rate) * (1.0 / users + 1.0 / control_users)
+            pooled_rate * (1 - pooled_rate) * (1 / cast(users as double) + 1 / cast(control_users as double))
         ), 0) as z_score
     from with_control
 )

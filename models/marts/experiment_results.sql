@@ -55,8 +55,9 @@ expected_weights as (
 srm_terms as (
     select
         *,
-        sum(users) over (partition by experiment_id)
-        * expected_weight / sum(expected_weight) over (partition by experiment_id) as expected_users,
+        -- the weights are decimals: their quotient as a double, as DuckDB divides decimals
+        cast(sum(users) over (partition by experiment_id) * expected_weight as double)
+        / cast(sum(expected_weight) over (partition by experiment_id) as double) as expected_users,
         count(*) over (partition by experiment_id) - 1 as srm_degrees_of_freedom
     from expected_weights
 ),
@@ -93,7 +94,7 @@ tests as (
         conversion_rate - control_rate as absolute_lift,
         (conversion_rate - control_rate) / nullif(control_rate, 0) as relative_lift,
         (conversion_rate - control_rate) / nullif(sqrt(
-            pooled_rate * (1 - pooled_rate) * (1.0 / users + 1.0 / control_users)
+            pooled_rate * (1 - pooled_rate) * (1 / cast(users as double) + 1 / cast(control_users as double))
         ), 0) as z_score,
         sqrt(
             conversion_rate * (1 - conversion_rate) / users

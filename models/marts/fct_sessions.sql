@@ -91,8 +91,8 @@ select
     cast(session_index as integer) as session_index,
     started_at,
     ended_at,
-    {{ dbt.datediff('started_at', 'ended_at', 'millisecond') }}
-    / 1000.0 as duration_seconds,
+    {{ time_diff('started_at', 'ended_at', 'millisecond') }}
+    / cast(1000 as double) as duration_seconds,
     cast(event_count as integer) as event_count,
     landing_page_path,
     referrer,

@@ -57,11 +57,11 @@ step_durations as (
         funnel_name,
         user_key,
         step_index,
-        {{ dbt.datediff(
+        cast({{ time_diff(
             'lag(reached_at) over (partition by funnel_name, user_key order by step_index)',
             'reached_at',
             'millisecond'
-        ) }} / 1000.0 as seconds_from_previous
+        ) }} as double) / 1000 as seconds_from_previous
     from counted_steps
 ),
 
@@ -69,8 +69,8 @@ user_groups as (
     select distinct
         funnel_name,
         user_key,
-        cast(null as varchar) as breakdown_key,
-        cast(null as varchar) as breakdown_value
+        cast(null as {{ dbt.type_string() }}) as breakdown_key,
+        cast(null as {{ dbt.type_string() }}) as breakdown_value
     from counted_steps
     {%- for column in breakdowns %}
         union all
@@ -78,7 +78,7 @@ user_groups as (
             counted_steps.funnel_name,
             counted_steps.user_key,
             {{ sql_string(column) }} as breakdown_key,
-            cast(first_sessions.{{ adapter.quote(column) }} as varchar) as breakdown_value
+            cast(first_sessions.{{ adapter.quote(column) }} as {{ dbt.type_string() }}) as breakdown_value
         from counted_steps
         left join first_sessions on counted_steps.user_key = first_sessions.unit_key
     {%- endfor %}
@@ -132,7 +132,9 @@ with_conversion as (
     select
         *,
         first_value(users) over funnel_group as users_at_start,
-        lag(users) over funnel_group as users_at_previous
+        -- a frame is no part of lag's window (Spark refuses one)
+        lag(users) over (partition by funnel_name, breakdown_key, breakdown_value order by step_index)
+            as users_at_previous
     from filled
     window funnel_group as (
         partition by funnel_name, breakdown_key, breakdown_value

@@ -37,7 +37,7 @@ periods as (
         select distinct
             '{{ grain }}' as grain,
             cast({{ dbt.date_trunc(grain, 'date_day') }} as date) as period_start,
-            cast({{ dbt.dateadd(grain, 1, dbt.date_trunc(grain, 'date_day')) }} as date) as next_period_start
+            cast({{ time_add(grain, 1, dbt.date_trunc(grain, 'date_day')) }} as date) as next_period_start
         from days
         {{ 'union all' if not loop.last }}
     {%- endfor %}
