@@ -81,7 +81,7 @@
 {#- The seed's CSV file as a query, each column cast to its declared type (column_types). -#}
 {% macro seed_file_query(seed_name) -%}
     {%- set seed = seed_location(seed_name) -%}
-    {{ return(adapter.dispatch('seed_file_query')(seed.path, seed.column_types)) }}
+    {{ return(adapter.dispatch('seed_file_query', 'event_analytics')(seed.path, seed.column_types)) }}
 {%- endmacro %}
 
 {% macro default__seed_file_query(path, column_types) -%}
@@ -94,4 +94,13 @@
         {%- endfor %}
         from read_csv({{ sql_string(path) }}, header = true, all_varchar = true, quote = '"', escape = '"')
     )
+{%- endmacro %}
+
+{#- Spark SQL reads a CSV file only without its header (columns _c0, _c1, ...) and with
+    backslash escapes: the seeds are loaded first instead (`dbt seed`, or `dbt build`, which every
+    `event-analytics run` runs). -#}
+{% macro spark__seed_file_query(path, column_types) -%}
+    {{ exceptions.raise_compiler_error(
+        "the seed " ~ path ~ " is not loaded into the warehouse: on Spark, load the seeds first (dbt seed or dbt build)"
+    ) }}
 {%- endmacro %}

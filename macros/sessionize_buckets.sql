@@ -21,7 +21,7 @@
 
 {#- The filter of bucket 0 of `buckets`; the comment marks the bucket number for the post-hook. -#}
 {% macro sessionize_bucket_filter(partition_key, buckets) -%}
-    {{ adapter.dispatch('partition_bucket')(partition_key, buckets) }} = /* bucket */ 0
+    {{ adapter.dispatch('partition_bucket', 'event_analytics')(partition_key, buckets) }} = /* bucket */ 0
 {%- endmacro %}
 
 {% macro default__partition_bucket(expression, buckets) -%}
@@ -32,12 +32,17 @@
     pmod(hash({{ expression }}), {{ buckets }})
 {%- endmacro %}
 
+{#- One statement a bucket (run_statements: Spark's cursor takes one statement at a time). -#}
 {% macro sessionize_remaining_buckets() %}
     {%- set buckets = sessionize_buckets() -%}
+    {%- set statements = [] -%}
     {%- for bucket in range(1, buckets) %}
-        insert into {{ this }} by name
-        {{ model.compiled_code | replace('/* bucket */ 0', '/* bucket */ ' ~ bucket) }};
+        {%- do statements.append(
+            'insert into ' ~ this ~ ' by name\n'
+            ~ model.compiled_code | replace('/* bucket */ 0', '/* bucket */ ' ~ bucket)
+        ) %}
     {%- endfor %}
+    {{ run_statements(statements) }}
 {% endmacro %}
 
 {#- What int_events__sessionized's stored sessions follow: its watermark is keyed by it, so a change
