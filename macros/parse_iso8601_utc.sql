@@ -10,12 +10,14 @@
     {{ return(adapter.dispatch('parse_iso8601_utc', 'event_analytics')(column)) }}
 {%- endmacro %}
 
+{#- The shape of an RFC 3339 date-time (see above). -#}
+{% macro iso8601_pattern() -%}
+    {{ return('\\d{4}-\\d{2}-\\d{2}[Tt ]([01]\\d|2[0-3]):[0-5]\\d:([0-5]\\d|60)(\\.\\d{1,9})?([Zz]|[+-]([01]\\d|2[0-3]):?[0-5]\\d)?') }}
+{%- endmacro %}
+
 {% macro default__parse_iso8601_utc(column) -%}
     case
-        when regexp_full_match(
-            {{ column }},
-            '\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):?[0-5]\d)?'
-        )
+        when regexp_full_match({{ column }}, {{ sql_string(iso8601_pattern()) }})
             then timezone(
                 'UTC',
                 try_cast(
@@ -24,6 +26,21 @@
                         ':60(\.\d+)?', ':59.999999'
                     ) as timestamptz
                 )
+            )
+    end
+{%- endmacro %}
+
+{#- Spark reads the offset itself (the session's time zone is UTC, profiles/profiles.yml); its
+    timestamps hold microseconds, as DuckDB's do. -#}
+{% macro spark__parse_iso8601_utc(column) -%}
+    case
+        when {{ regex_full_match(column, iso8601_pattern()) }}
+            then try_cast(
+                regexp_replace(
+                    upper({{ column }}) || case when {{ regex_contains(column, '([Zz]|[+-]\\d{2}:?\\d{2})$') }} then '' else '+00:00' end,
+                    {{ sql_string(':60(\\.\\d+)?') }},
+                    ':59.999999'
+                ) as timestamp
             )
     end
 {%- endmacro %}

@@ -23,6 +23,20 @@
     regexp_full_match({{ value }}, {{ sql_string('(?:' ~ pattern ~ ')') }})
 {%- endmacro %}
 
+{#- Java's $ also matches before a final line break; \z is the end of the text, as RE2's $ is. -#}
 {% macro spark__regex_full_match(value, pattern) -%}
-    {{ value }} rlike {{ sql_string('^(?:' ~ pattern ~ ')$') }}
+    {{ value }} rlike {{ sql_string('^(?:' ~ pattern ~ ')\\z') }}
+{%- endmacro %}
+
+{#- `value` with every match of `pattern` replaced by the text `replacement` (no group references). -#}
+{% macro regex_replace_all(value, pattern, replacement) -%}
+    {{ return(adapter.dispatch('regex_replace_all', 'event_analytics')(value, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__regex_replace_all(value, pattern, replacement) -%}
+    regexp_replace({{ value }}, {{ sql_string(pattern) }}, {{ sql_string(replacement) }}, 'g')
+{%- endmacro %}
+
+{% macro spark__regex_replace_all(value, pattern, replacement) -%}
+    regexp_replace({{ value }}, {{ sql_string(pattern) }}, {{ sql_string(replacement) }})
 {%- endmacro %}

@@ -13,24 +13,21 @@
 {% macro redact_free_text(text) -%}
     {%- set redacted = namespace(sql=text) -%}
     {%- for kind, pattern in tracking_plan()['pii']['redact'].items() -%}
-        {%- set redacted.sql = "regexp_replace(" ~ redacted.sql ~ ", " ~ sql_string(pattern) ~ ", '[" ~ kind ~ "]', 'g')" -%}
+        {%- set redacted.sql = regex_replace_all(redacted.sql, pattern, '[' ~ kind ~ ']') -%}
     {%- endfor -%}
-    case when regexp_matches({{ text }}, {{ sql_string(pii_any_pattern()) }}) then {{ redacted.sql }} else {{ text }} end
+    case when {{ regex_contains(text, pii_any_pattern()) }} then {{ redacted.sql }} else {{ text }} end
 {%- endmacro %}
 
 {#- URL parameters ('a=1&b=2') without those named in pii.query_parameters or carrying PII. -#}
 {% macro kept_url_parameters(parameters) -%}
-    array_to_string(
-        list_filter(
-            string_split({{ parameters }}, '&'),
-            lambda parameter: parameter != ''
-            and lower(url_decode(split_part(parameter, '=', 1))) not in (
-                {{ sql_list(tracking_plan()['pii']['query_parameters']) }}
-            )
-            and not regexp_matches(url_decode(parameter), {{ sql_string(pii_any_pattern()) }})
-        ),
-        '&'
-    )
+    {%- set kept -%}
+        parameter != ''
+        and lower({{ url_decoded("split_part(parameter, '=', 1)") }}) not in (
+            {{ sql_list(tracking_plan()['pii']['query_parameters']) }}
+        )
+        and not {{ regex_contains(url_decoded('parameter'), pii_any_pattern()) }}
+    {%- endset -%}
+    {{ list_joined(list_where(text_split(parameters, '&'), 'parameter', kept), '&') }}
 {%- endmacro %}
 
 {#- A URL without personal query parameters (and fragment parameters, as OAuth tokens travel there).
@@ -39,8 +36,8 @@
 {% macro strip_url_parameters(url) -%}
     case
         when contains({{ url }}, '?') or contains({{ url }}, '#')
-            then regexp_extract({{ url }}, '^[^?#]*')
-            || coalesce('?' || nullif({{ kept_url_parameters("regexp_extract(" ~ url ~ ", '\\?([^#]*)', 1)") }}, ''), '')
+            then regexp_extract({{ url }}, '^[^?#]*', 0)
+            || coalesce('?' || nullif({{ kept_url_parameters("regexp_extract(" ~ url ~ ", " ~ sql_string('\\?([^#]*)') ~ ", 1)") }}, ''), '')
             || coalesce('#' || nullif({{ kept_url_parameters("regexp_extract(" ~ url ~ ", '#(.*)$', 1)") }}, ''), '')
         else {{ url }}
     end
@@ -48,19 +45,15 @@
 
 {#- IPv4 truncated to its /24 (a.b.c.0), IPv6 to its /48 (a:b:c::); anything else is dropped. -#}
 {% macro truncate_ip(ip) -%}
-    {%- set head = "list_filter(string_split(split_part(" ~ ip ~ ", '::', 1), ':'), lambda g: g != '')" -%}
-    {%- set tail = "case when contains(" ~ ip ~ ", '::') then list_filter(string_split(split_part(" ~ ip ~ ", '::', 2), ':'), lambda g: g != '') else [] end" -%}
+    {%- set head = list_where(text_split("split_part(" ~ ip ~ ", '::', 1)", ':'), 'g', "g != ''") -%}
+    {%- set tail = "case when contains(" ~ ip ~ ", '::') then " ~ list_where(text_split("split_part(" ~ ip ~ ", '::', 2)", ':'), 'g', "g != ''") ~ " else " ~ empty_text_list() ~ " end" -%}
+    {%- set zeros = list_transform(
+        integer_range(0, "greatest(8 - " ~ list_length(head) ~ " - " ~ list_length(tail) ~ ", 0)"), 'i', "'0'"
+    ) -%}
     case
-        when regexp_full_match({{ ip }}, '\d{1,3}(\.\d{1,3}){3}') then regexp_replace({{ ip }}, '\.\d{1,3}$', '.0')
-        when regexp_full_match({{ ip }}, '[0-9A-Fa-f:]*:[0-9A-Fa-f:]*')
-            then lower(array_to_string(
-                list_concat(
-                    {{ head }},
-                    list_transform(range(greatest(8 - len({{ head }}) - len({{ tail }}), 0)), lambda i: '0'),
-                    {{ tail }}
-                )[1:3],
-                ':'
-            )) || '::'
+        when {{ regex_full_match(ip, '\\d{1,3}(\\.\\d{1,3}){3}') }} then regexp_replace({{ ip }}, {{ sql_string('\\.\\d{1,3}$') }}, '.0')
+        when {{ regex_full_match(ip, '[0-9A-Fa-f:]*:[0-9A-Fa-f:]*') }}
+            then lower({{ list_joined(list_slice(list_concatenated([head, zeros, tail]), 1, 3), ':') }}) || '::'
     end
 {%- endmacro %}
 
@@ -71,12 +64,27 @@
   H(K xor opad || H(K xor ipad || m))).
 -#}
 {% macro pii_hmac(text, normalize=true) -%}
+    {{ return(adapter.dispatch('pii_hmac', 'event_analytics')('lower(trim(' ~ text ~ '))' if normalize else text)) }}
+{%- endmacro %}
+
+{% macro default__pii_hmac(text) -%}
     sha256(
         coalesce(getvariable('event_analytics_pii_outer'), error('EVENT_ANALYTICS_PII_KEY is not set'))
         || unhex(sha256(
             coalesce(getvariable('event_analytics_pii_inner'), error('EVENT_ANALYTICS_PII_KEY is not set'))
-            || encode({{ 'lower(trim(' ~ text ~ '))' if normalize else text }})
+            || encode({{ text }})
         ))
+    )
+{%- endmacro %}
+
+{#- On Spark the pads are session variables that event_analytics.spark_session declares. -#}
+{% macro spark__pii_hmac(text) -%}
+    sha2(
+        concat(
+            event_analytics_pii_outer,
+            unhex(sha2(concat(event_analytics_pii_inner, cast({{ text }} as binary)), 256))
+        ),
+        256
     )
 {%- endmacro %}
 
@@ -94,8 +102,8 @@
         {{ value }} is not null
     {%- else -%}
         coalesce(
-            regexp_matches({{ value }}, {{ sql_string(pii_any_pattern()) }})
-            and not regexp_full_match({{ value }}, '[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}'),
+            {{ regex_contains(value, pii_any_pattern()) }}
+            and not {{ regex_full_match(value, '[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}') }},
             false
         )
     {%- endif -%}
@@ -138,12 +146,12 @@
   declared fields. `depth` names the lambdas of nested levels apart.
 -#}
 {% macro pii_safe_json(value, spec, depth=0) -%}
-    {%- set json_type = "json_type(" ~ value ~ ")" -%}
-    {%- set text = "json_extract_string(" ~ value ~ ", '$')" -%}
+    {%- set json_type = json_kind(value) -%}
+    {%- set text = json_scalar_text(value) -%}
     {%- if spec['pii'] and spec['pii_handling'] == 'drop' -%}
         null
     {%- elif spec['type'] in ('string', 'timestamp') or spec['pii'] -%}
-        case when {{ json_type }} = 'VARCHAR' then to_json({{ pii_safe_text(text, spec) }}) end
+        case when {{ json_type }} = 'VARCHAR' then {{ json_string_value(pii_safe_text(text, spec)) }} end
     {%- elif spec['type'] in ('integer', 'number') -%}
         {#- 13+ digits could be a card number; phone and IP shapes need separators a number lacks. -#}
         case
@@ -157,10 +165,11 @@
         {%- set element = 'pii_element_' ~ depth -%}
         case
             when {{ json_type }} = 'ARRAY'
-                then cast('[' || array_to_string(list_transform(
-                    json_extract({{ value }}, '$[*]'),
-                    lambda {{ element }}: coalesce(cast(({{ pii_safe_json(element, spec['items'], depth + 1) }}) as varchar), 'null')
-                ), ',') || ']' as json)
+                then {{ json_parse("'[' || " ~ list_joined(list_transform(
+                    json_elements(value),
+                    element,
+                    "coalesce(" ~ json_text('(' ~ pii_safe_json(element, spec['items'], depth + 1) ~ ')') ~ ", 'null')"
+                ), ',') ~ " || ']'") }}
         end
     {%- elif spec['type'] == 'object' and spec.get('properties') is not none -%}
         case
@@ -170,7 +179,7 @@
     {%- else -%}
         case
             when {{ json_type }} in ('OBJECT', 'ARRAY')
-                and not regexp_matches({{ value }}::varchar, {{ sql_string(pii_any_pattern()) }})
+                and not {{ regex_contains(json_text(value), pii_any_pattern()) }}
                 then {{ value }}
         end
     {%- endif -%}
@@ -188,23 +197,23 @@
     {%- endfor %}
     {%- set found = 'pii_fields_' ~ depth -%}
     {%- if kept -%}
-        list_transform(
-            [json_extract({{ value }}, [
-                {%- for name, spec in kept %}{{ sql_string('$."' ~ name ~ '"') }}{{ ', ' if not loop.last }}{% endfor -%}
-            ])],
-            lambda {{ found }}: cast('{' || concat_ws(
+        {%- set paths = [] %}
+        {%- for name, spec in kept %}{% do paths.append(json_top_key_path(name)) %}{% endfor %}
+        {%- set object -%}
+            '{' || concat_ws(
                 ','
             {%- for name, spec in kept %}
-                {%- set field = found ~ '[' ~ loop.index ~ ']' %}
+                {%- set field = nth(found, loop.index) %}
                 , {{ sql_string(tojson(name) ~ ':') }} || coalesce(
-                    cast(({{ pii_safe_json(field, spec, depth + 1) }}) as varchar),
-                    case when json_type({{ field }}) = 'NULL' then 'null' end
+                    {{ json_text('(' ~ pii_safe_json(field, spec, depth + 1) ~ ')') }},
+                    case when {{ json_kind(field) }} = 'NULL' then 'null' end
                 )
             {%- endfor %}
-            ) || '}' as json)
-        )[1]
+            ) || '}'
+        {%- endset -%}
+        {{ nth(list_transform(list_of([json_at_each(value, paths)]), found, json_parse(object)), 1) }}
     {%- else -%}
-        '{}'::json
+        {{ json_parse("'{}'") }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -286,23 +295,24 @@
 
 {#- The values of the section's distinct fields on rows rebuilt (`rebuilt_column`), as a list. -#}
 {% macro pii_field_values(event_name_column, section, rebuilt_column) -%}
-    [
+    {%- set values = [] %}
     {%- for name, spec, sources in pii_section_fields(section)['fields'] %}
+        {%- set value -%}
         case when {{ rebuilt_column }} then case {{ event_name_column }}
             {%- for event_name, value in sources %} when {{ sql_string(event_name) }} then {{ value }}{% endfor %} end end
-        {{- ',' if not loop.last }}
+        {%- endset %}
+        {%- do values.append(value) %}
     {%- endfor %}
-    ]::json[]
+    {{ json_list_of(values) }}
 {%- endmacro %}
 
 {#- Each of pii_field_values' values made safe by its spec (pii_safe_json), as a list. -#}
 {% macro pii_safe_field_values(section, values_column) -%}
-    [
+    {%- set values = [] %}
     {%- for name, spec, sources in pii_section_fields(section)['fields'] %}
-        ({{ pii_safe_json(values_column ~ '[' ~ loop.index ~ ']', spec) }})
-        {{- ',' if not loop.last }}
+        {%- do values.append('(' ~ pii_safe_json(nth(values_column, loop.index), spec) ~ ')') %}
     {%- endfor %}
-    ]::json[]
+    {{ json_list_of(values) }}
 {%- endmacro %}
 
 {#- The section's object as staging writes it, from the rebuilt flag and the safe values above. -#}
@@ -310,21 +320,24 @@
     {%- set plan = pii_section_fields(section) %}
     case
         when {{ event_name_column }} is null or {{ event_name_column }} not in ({{ sql_list(plan['declaring']) }}) then null
-        when {{ object_column }} is null then '{}'::json
+        when {{ object_column }} is null then {{ json_parse("'{}'") }}
         when {{ rebuilt_column }} then case {{ event_name_column }}
         {%- for event_name in plan['declaring'] %}
             when {{ sql_string(event_name) }} then
             {%- if plan['kept'][event_name] %}
-                cast('{' || concat_ws(
+                {%- set object -%}
+                '{' || concat_ws(
                     ','
                 {%- for name, index, value in plan['kept'][event_name] %}
                     , {{ sql_string(tojson(name) ~ ':') }} || coalesce(
-                        cast({{ safe_column }}[{{ index }}] as varchar),
-                        case when json_type({{ value }}) = 'NULL' then 'null' end
+                        {{ json_text(nth(safe_column, index)) }},
+                        case when {{ json_kind(value) }} = 'NULL' then 'null' end
                     )
                 {%- endfor %}
-                ) || '}' as json)
-            {%- else %} '{}'::json
+                ) || '}'
+                {%- endset %}
+                {{ json_parse(object) }}
+            {%- else %} {{ json_parse("'{}'") }}
             {%- endif %}
         {%- endfor %}
         end
@@ -348,7 +361,7 @@
         {%- for event_name, event in plan_events() | dictsort %}
             {%- set conditions = [] %}
             {%- for name, spec in event[section].items() %}
-                {%- do conditions.extend(plan_nested_keys_declared('[' ~ plan_value(event, section, name) ~ ']', spec)) %}
+                {%- do conditions.extend(plan_nested_keys_declared(list_of([plan_value(event, section, name)]), spec)) %}
             {%- endfor %}
             {%- if conditions %}
                 {%- do nested.append((event_name, conditions)) %}
@@ -357,12 +370,11 @@
     {%- endif %}
     (
         {{ violations_column }} is null
-        and not regexp_matches(
-            {{ object_column }},
-            {{ sql_string(pii_any_pattern() ~ '|[?#\\\\]|[:,\\[]\\s*-?\\d{13}|[:,\\[]\\s*-?[\\d.]+[eE]') }}
-        )
-        and len(json_keys({{ object_column }}))
-        = len(list_filter({{ plan_values_column(section) }}, lambda value: value is not null))
+        and not {{ regex_contains(
+            json_text(object_column),
+            pii_any_pattern() ~ '|[?#\\\\]|[:,\\[]\\s*-?\\d{13}|[:,\\[]\\s*-?[\\d.]+[eE]'
+        ) }}
+        and {{ json_key_count(object_column) }} = {{ list_count_not_null(plan_values_column(section)) }}
         {%- if nested %}
         and case {{ event_name_column }}
             {%- for event_name, conditions in nested %}
@@ -386,12 +398,12 @@
     {%- elif spec['type'] == 'object' and spec.get('properties') is not none %}
         {%- set paths = [] %}
         {%- for name in spec['properties'] %}
-            {%- do paths.append('$."' ~ name ~ '"') %}
+            {%- do paths.append(json_top_key_path(name)) %}
         {%- endfor %}
-        {%- set found = "list_count(json_extract(nested_value, [" ~ sql_list(paths) ~ "]))" if paths else "0" %}
+        {%- set found = list_count_not_null(json_at_each('nested_value', paths)) if paths else "0" %}
+        {%- set objects = list_where(values, 'nested_value', json_kind('nested_value') ~ " = 'OBJECT'") %}
         {%- do conditions.append(
-            "coalesce(list_bool_and(list_transform(list_filter(" ~ values ~ ", lambda nested_value: json_type(nested_value) = 'OBJECT'), "
-            ~ "lambda nested_value: len(json_keys(nested_value)) = " ~ found ~ ")), true)"
+            "coalesce(" ~ list_all(list_transform(objects, 'nested_value', json_key_count('nested_value') ~ " = " ~ found)) ~ ", true)"
         ) %}
         {%- for name, child in spec['properties'].items() %}
             {%- do conditions.extend(plan_nested_keys_declared(plan_nested_field(values, name), child)) %}

@@ -15,19 +15,19 @@
 {% macro plan_values(event_name_column, section, object_column) -%}
     case {{ event_name_column }}
     {%- for event_name, event in plan_events().items() if event[section] %}
-        when {{ sql_string(event_name) }} then json_extract({{ object_column }}, [
-            {%- for name in event[section] %}{{ sql_string('$."' ~ name ~ '"') }}{{ ', ' if not loop.last }}{% endfor -%}
-        ])
+        {%- set paths = [] %}
+        {%- for name in event[section] %}{% do paths.append(json_top_key_path(name)) %}{% endfor %}
+        when {{ sql_string(event_name) }} then {{ json_at_each(object_column, paths) }}
     {%- endfor %}
     end
 {%- endmacro %}
 
 {#- The JSON value of field `name` of an event's section: an element of plan_values' list. -#}
 {% macro plan_value(event, section, name) -%}
-    {{ plan_values_column(section) }}[{{ (event[section].keys() | list).index(name) + 1 }}]
+    {{ nth(plan_values_column(section), (event[section].keys() | list).index(name) + 1) }}
 {%- endmacro %}
 
-{#- DuckDB json_type names a value may have for each plan type. -#}
+{#- json_kind names (DuckDB's json_type's) a value may have for each plan type. -#}
 {% macro plan_json_types(plan_type) -%}
     {{ return({
         'string': ['VARCHAR'],
@@ -46,18 +46,20 @@
   The elements of the arrays among `values` (other values contribute none), as one list.
 -#}
 {% macro plan_nested_elements(values) -%}
-    flatten(list_transform(
-        {{ values }},
-        lambda nested_value: case when json_type(nested_value) = 'ARRAY' then json_extract(nested_value, '$[*]') end
-    ))
+    {{ list_flatten(list_transform(
+        values,
+        'nested_value',
+        "case when " ~ json_kind('nested_value') ~ " = 'ARRAY' then " ~ json_elements('nested_value') ~ " end"
+    )) }}
 {%- endmacro %}
 
 {#- Field `name` of the objects among `values` (SQL null where an object lacks it), as one list. -#}
 {% macro plan_nested_field(values, name) -%}
-    list_transform(
-        list_filter({{ values }}, lambda nested_value: json_type(nested_value) = 'OBJECT'),
-        lambda nested_value: json_extract(nested_value, {{ sql_string('$."' ~ name ~ '"') }})
-    )
+    {{ list_transform(
+        list_where(values, 'nested_value', json_kind('nested_value') ~ " = 'OBJECT'"),
+        'nested_value',
+        json_at('nested_value', json_top_key_path(name))
+    ) }}
 {%- endmacro %}
 
 {#-

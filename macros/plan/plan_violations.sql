@@ -20,7 +20,7 @@
                     {%- set label = section ~ '.' ~ name %}
             , {{ plan_property_violation(label, plan_value(event, section, name), spec) }}
                     {%- if tojson([label, spec]) in nested['keys'] %}
-            , nested_violations[{{ nested['keys'].index(tojson([label, spec])) + 1 }}]
+            , {{ nth('nested_violations', nested['keys'].index(tojson([label, spec])) + 1) }}
                     {%- endif %}
                 {%- endfor %}
             {%- endfor %}
@@ -61,44 +61,48 @@
 
 {#- The value of each nested field (plan_nested_fields' order), as a list: staging's nested_values. -#}
 {% macro plan_nested_values(event_name_column) -%}
-    [
+    {%- set values = [] %}
     {%- for label, spec, sources in plan_nested_fields()['fields'] %}
+        {%- set value -%}
         case {{ event_name_column }}
         {%- for event_name, value in sources %} when {{ sql_string(event_name) }} then {{ value }}{% endfor %} end
-        {{- ',' if not loop.last }}
+        {%- endset %}
+        {%- do values.append(value) %}
     {%- endfor %}
-    ]::json[]
+    {{ json_list_of(values) }}
 {%- endmacro %}
 
 {#- The violations inside each nested field, parallel to nested_values: staging's nested_violations.
     They are looked for only where the value has the declared shape. -#}
 {% macro plan_nested_checks() -%}
-    [
+    {%- set checks = [] %}
     {%- for label, spec, sources in plan_nested_fields()['fields'] %}
-        {%- set value = 'nested_values[' ~ loop.index ~ ']' %}
-        case when json_type({{ value }}) = {{ sql_string(spec['type'] | upper) }} then nullif(concat_ws(
+        {%- set value = nth('nested_values', loop.index) %}
+        {%- set check -%}
+        case when {{ json_kind(value) }} = {{ sql_string(spec['type'] | upper) }} then nullif(concat_ws(
             '; '
-        {%- for check in plan_nested_violations(label, '[' ~ value ~ ']', spec) %}
+        {%- for check in plan_nested_violations(label, list_of([value]), spec) %}
             , {{ check }}
         {%- endfor %}
         ), '') end
-        {{- ',' if not loop.last }}
+        {%- endset %}
+        {%- do checks.append(check) %}
     {%- endfor %}
-    ]::varchar[]
+    {{ text_list_of(checks) }}
 {%- endmacro %}
 
 {%- macro plan_property_violation(label, value, spec) -%}
     case
-        when {{ value }} is null or json_type({{ value }}) = 'NULL'
+        when {{ value }} is null or {{ json_kind(value) }} = 'NULL'
             then {{ sql_string(label ~ ': missing') if spec['required'] else 'null' }}
-        when json_type({{ value }}) not in ({{ sql_list(plan_json_types(spec['type'])) }})
+        when {{ json_kind(value) }} not in ({{ sql_list(plan_json_types(spec['type'])) }})
             then {{ sql_string(label ~ ': expected ' ~ spec['type']) }}
         {%- if spec['type'] == 'timestamp' %}
-        when {{ parse_iso8601_utc("json_extract_string(" ~ value ~ ", '$')") }} is null
+        when {{ parse_iso8601_utc(json_scalar_text(value)) }} is null
             then {{ sql_string(label ~ ': expected timestamp') }}
         {%- endif %}
         {%- if spec['enum'] is not none %}
-        when json_extract_string({{ value }}, '$') not in ({{ sql_list(spec['enum']) }})
+        when {{ json_scalar_text(value) }} not in ({{ sql_list(spec['enum']) }})
             then {{ sql_string(label ~ ': not in enum') }}
         {%- endif %}
     end
@@ -128,17 +132,20 @@
 
 {#- One label for a list of values at a nested path: the most telling problem any of them has. -#}
 {% macro plan_values_violation(label, values, spec) -%}
-    {%- set problem -%}
-        list_min(list_transform({{ values }}, lambda nested_value: case
-            when nested_value is null or json_type(nested_value) = 'NULL' then {{ '1' if spec['required'] else 'null' }}
-            when json_type(nested_value) not in ({{ sql_list(plan_json_types(spec['type'])) }}) then 2
+    {%- set problem_of_value -%}
+        case
+            when nested_value is null or {{ json_kind('nested_value') }} = 'NULL' then {{ '1' if spec['required'] else 'null' }}
+            when {{ json_kind('nested_value') }} not in ({{ sql_list(plan_json_types(spec['type'])) }}) then 2
             {%- if spec['type'] == 'timestamp' %}
-            when {{ parse_iso8601_utc("json_extract_string(nested_value, '$')") }} is null then 2
+            when {{ parse_iso8601_utc(json_scalar_text('nested_value')) }} is null then 2
             {%- endif %}
             {%- if spec['enum'] is not none %}
-            when json_extract_string(nested_value, '$') not in ({{ sql_list(spec['enum']) }}) then 3
+            when {{ json_scalar_text('nested_value') }} not in ({{ sql_list(spec['enum']) }}) then 3
             {%- endif %}
-        end))
+        end
     {%- endset %}
-    {{ return("[" ~ sql_list([label ~ ': missing', label ~ ': expected ' ~ spec['type'], label ~ ': not in enum']) ~ "][" ~ problem ~ "]") }}
+    {%- set labels = list_of([
+        sql_string(label ~ ': missing'), sql_string(label ~ ': expected ' ~ spec['type']), sql_string(label ~ ': not in enum')
+    ]) %}
+    {{ return(item_at(labels, list_smallest(list_transform(values, 'nested_value', problem_of_value)))) }}
 {%- endmacro %}

@@ -45,34 +45,15 @@ reread_lines as (
         {{ landing_lines_from(source('landing', 'reread_lines')) }}
     {%- else %}
         select
-            cast(null as varchar) as source_file,
+            cast(null as {{ dbt.type_string() }}) as source_file,
             cast(null as bigint) as line_number,
-            cast(null as varchar) as raw_line
+            cast(null as {{ dbt.type_string() }}) as raw_line
         where false
     {%- endif %}
 ),
 
--- An IN in the select list is a mark join, whose hash table is always the few discarded copies. As
--- a join, DuckDB hashed every reread line instead and spilled 1.9 GB at 10M events: 29 s, against
--- 9 s this way.
-marked_lines as (
-    select
-        source_file,
-        line_number,
-        raw_line,
-        (source_file, line_number) in (
-            select (discarded_copies.source_file, discarded_copies.line_number) from discarded_copies
-        ) as is_wanted
-    from reread_lines
-),
-
 wanted_lines as (
-    select
-        source_file,
-        line_number,
-        raw_line
-    from marked_lines
-    where is_wanted
+    {{ lines_at_positions('reread_lines', 'discarded_copies') }}
 )
 
 select
@@ -84,7 +65,9 @@ select
     -- a batch member's own JSON, as staging quarantines one
     case
         when discarded_copies.batch_index is null then wanted_lines.raw_line
-        else cast(json_extract(wanted_lines.raw_line, '$.batch[' || discarded_copies.batch_index || ']') as varchar)
+        else {{ json_text(item_at(
+            json_elements(json_at(json_document('wanted_lines.raw_line'), '$.batch')), 'discarded_copies.batch_index + 1'
+        )) }}
     end as raw_line,
     {{ run_timestamp() }} as _processed_at
 from discarded_copies

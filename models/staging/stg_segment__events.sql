@@ -34,13 +34,10 @@ non_blank_lines as (
         line_issue,
         line_bytes,
         file_modified_at,
-        -- json_valid is one parse; the object check needs only the first character after JSON's
-        -- whitespace (space, tab, newline, carriage return)
-        coalesce(
-            line_issue is null and json_valid(raw_line) and ltrim(raw_line, e' \t\n\r')[1] = '{', false
-        ) as is_json_object
+        coalesce(line_issue is null and {{ json_is_object_text('raw_line') }}, false) as is_json_object
     from landing_lines
-    where line_issue is not null or not regexp_full_match(raw_line, '\s*')
+    -- blank: only RE2's \s (the reader's definition), not Java's, which adds the vertical tab
+    where line_issue is not null or not {{ regex_full_match('raw_line', '[ \\t\\n\\f\\r]*') }}
 ),
 
 -- A batch envelope ({"batch": [msg, ...]}, the HTTP tracking API's shape) is found by a substring
@@ -48,9 +45,11 @@ non_blank_lines as (
 envelopes as (
     select
         *,
+        {{ json_document('raw_line') }} as line_document,
         -- a CASE, as an AND would parse lines that are not JSON too
         case
-            when is_json_object and contains(raw_line, '"batch"') then json_type(raw_line, '$.batch') = 'ARRAY'
+            when is_json_object and contains(raw_line, '"batch"')
+                then {{ json_kind(json_at(json_document('raw_line'), '$.batch')) }} = 'ARRAY'
             else false
         end as is_batch
     from non_blank_lines
@@ -68,16 +67,16 @@ message_lists as (
         line_bytes,
         file_modified_at,
         is_json_object,
-        case when is_batch then json_array_length(raw_line, '$.batch') = 0 else false end as is_empty_batch,
-        case when is_batch then cast(json_array_length(raw_line, '$.batch') as integer) end as batch_size,
+        case when is_batch then {{ json_length_at('line_document', '$.batch') }} = 0 else false end as is_empty_batch,
+        case when is_batch then cast({{ json_length_at('line_document', '$.batch') }} as integer) end as batch_size,
         case
-            when is_batch and json_array_length(raw_line, '$.batch') > 0
-                then cast(json_extract(raw_line, '$.batch[*]') as varchar[])
-            else [raw_line]
+            when is_batch and {{ json_length_at('line_document', '$.batch') }} > 0
+                then {{ json_element_texts('line_document', '$.batch') }}
+            else {{ list_of(['raw_line']) }}
         end as message_texts,
-        case when is_batch then json_extract(raw_line, '$.context') end as envelope_context,
-        case when is_batch then cast(json_extract(raw_line, '$.sentAt') as varchar) end as envelope_sent_at,
-        case when is_batch then cast(json_extract(raw_line, '$.receivedAt') as varchar) end as envelope_received_at
+        case when is_batch then {{ json_text(json_at('line_document', '$.context')) }} end as envelope_context,
+        case when is_batch then {{ json_text(json_at('line_document', '$.sentAt')) }} end as envelope_sent_at,
+        case when is_batch then {{ json_text(json_at('line_document', '$.receivedAt')) }} end as envelope_received_at
     from envelopes
 ),
 
@@ -95,8 +94,7 @@ messages as (
         envelope_context,
         envelope_sent_at,
         envelope_received_at,
-        case when batch_size > 0 then cast(generate_subscripts(message_texts, 1) - 1 as integer) end as batch_index,
-        unnest(message_texts) as raw_line
+        {{ unnest_with_index('message_texts', 'message_index', 'raw_line') }}
     from message_lists
 ),
 
@@ -110,25 +108,19 @@ message_objects as (
         line_bytes,
         file_modified_at,
         is_empty_batch,
-        batch_index,
+        case when batch_size > 0 then message_index end as batch_index,
         batch_size,
         case
-            when batch_index is null then is_json_object
-            else json_type(raw_line) = 'OBJECT'
+            when batch_size > 0 then {{ json_kind(json_document('raw_line')) }} = 'OBJECT'
+            else is_json_object
         end as is_json_object,
         -- A member takes the envelope's sentAt and receivedAt where it has none, and its context
-        -- merged over the envelope's; a patch of only those keys, so a null the member sends
-        -- elsewhere (properties.coupon: null) stays null rather than deleting its key.
+        -- merged over the envelope's (macros/batch_members.sql).
         case
-            when batch_index is not null and json_type(raw_line) = 'OBJECT'
-                then cast(json_merge_patch(cast(raw_line as json), cast('{' || concat_ws(
-                    ',',
-                    '"context":' || cast(json_merge_patch(
-                        envelope_context, coalesce(json_extract(raw_line, '$.context'), cast('{}' as json))
-                    ) as varchar),
-                    case when not json_exists(raw_line, '$.sentAt') then '"sentAt":' || envelope_sent_at end,
-                    case when not json_exists(raw_line, '$.receivedAt') then '"receivedAt":' || envelope_received_at end
-                ) || '}' as json)) as varchar)
+            when batch_size > 0 and {{ json_kind(json_document('raw_line')) }} = 'OBJECT'
+                then {{ batch_member_with_envelope(
+                    'raw_line', 'envelope_context', 'envelope_sent_at', 'envelope_received_at'
+                ) }}
             else raw_line
         end as message_text
     from messages
@@ -151,7 +143,7 @@ extracted as (
         -- extracting JSON values and unquoting each: 2 s less CPU per million lines.
         case
             when is_json_object and not is_empty_batch
-                then json_extract_string(message_text, [
+                then {{ json_texts_at(json_document('message_text'), [
                     '$.messageId',
                     '$.type',
                     '$.event',
@@ -181,7 +173,7 @@ extracted as (
                     '$.context.traits',
                     '$.context.campaign.term',
                     '$.context.campaign.content'
-                ])
+                ]) }}
         end as json_fields
     from message_objects
 ),
@@ -199,40 +191,33 @@ field_texts as (
         batch_index,
         batch_size,
         is_json_object,
-        json_fields[1] as message_id_text,
-        json_fields[2] as type_text,
-        json_fields[3] as event_text,
-        json_fields[4] as user_id_text,
-        json_fields[5] as anonymous_id_text,
-        json_fields[6] as timestamp_text,
-        json_fields[7] as received_at_text,
-        coalesce(json_fields[8], json_fields[9]) as page_path,
-        json_fields[10] as page_url,
-        coalesce(json_fields[11], json_fields[12]) as referrer,
-        json_fields[13] as utm_source,
-        json_fields[14] as utm_medium,
-        json_fields[15] as utm_campaign,
-        json_fields[28] as utm_term,
-        json_fields[29] as utm_content,
-        json_fields[16] as ip,
-        json_fields[17] as user_agent,
-        json_fields[18] as locale,
-        json_fields[21] as original_timestamp_text,
-        json_fields[22] as sent_at_text,
-        json_fields[23] as name_text,
-        json_fields[24] as category_text,
-        json_fields[25] as group_id_text,
-        json_fields[26] as previous_id_text,
-        -- objects only: a scalar or array where an object belongs counts as absent
-        case when left(json_fields[19], 1) = '{' then cast(json_fields[19] as json) end as properties_object,
-        case
-            when left(json_fields[20], 1) = '{' and json_fields[20] != '{}' then cast(json_fields[20] as json)
-            -- identify traits under context.traits (RudderStack's shape) when `traits` is absent or empty
-            when
-                lower(trim(json_fields[2])) = 'identify' and left(json_fields[27], 1) = '{'
-                then cast(json_fields[27] as json)
-            when left(json_fields[20], 1) = '{' then cast(json_fields[20] as json)
-        end as traits_object
+        {{ nth('json_fields', 1) }} as message_id_text,
+        {{ nth('json_fields', 2) }} as type_text,
+        {{ nth('json_fields', 3) }} as event_text,
+        {{ nth('json_fields', 4) }} as user_id_text,
+        {{ nth('json_fields', 5) }} as anonymous_id_text,
+        {{ nth('json_fields', 6) }} as timestamp_text,
+        {{ nth('json_fields', 7) }} as received_at_text,
+        coalesce({{ nth('json_fields', 8) }}, {{ nth('json_fields', 9) }}) as page_path,
+        {{ nth('json_fields', 10) }} as page_url,
+        coalesce({{ nth('json_fields', 11) }}, {{ nth('json_fields', 12) }}) as referrer,
+        {{ nth('json_fields', 13) }} as utm_source,
+        {{ nth('json_fields', 14) }} as utm_medium,
+        {{ nth('json_fields', 15) }} as utm_campaign,
+        {{ nth('json_fields', 28) }} as utm_term,
+        {{ nth('json_fields', 29) }} as utm_content,
+        {{ nth('json_fields', 16) }} as ip,
+        {{ nth('json_fields', 17) }} as user_agent,
+        {{ nth('json_fields', 18) }} as locale,
+        {{ nth('json_fields', 21) }} as original_timestamp_text,
+        {{ nth('json_fields', 22) }} as sent_at_text,
+        {{ nth('json_fields', 23) }} as name_text,
+        {{ nth('json_fields', 24) }} as category_text,
+        {{ nth('json_fields', 25) }} as group_id_text,
+        {{ nth('json_fields', 26) }} as previous_id_text,
+        {{ nth('json_fields', 19) }} as properties_text,
+        {{ nth('json_fields', 20) }} as traits_text,
+        {{ nth('json_fields', 27) }} as context_traits_text
     from extracted
 ),
 
@@ -274,8 +259,16 @@ typed as (
         locale,
         name_text,
         category_text,
-        properties_object,
-        traits_object
+        -- objects only: a scalar or array where an object belongs counts as absent
+        case when left(properties_text, 1) = '{' then {{ json_parse('properties_text') }} end as properties_object,
+        case
+            when left(traits_text, 1) = '{' and traits_text != '{}' then {{ json_parse('traits_text') }}
+            -- identify traits under context.traits (RudderStack's shape) when `traits` is absent or empty
+            when
+                lower(trim(type_text)) = 'identify' and left(context_traits_text, 1) = '{'
+                then {{ json_parse('context_traits_text') }}
+            when left(traits_text, 1) = '{' then {{ json_parse('traits_text') }}
+        end as traits_object
     from field_texts
 ),
 
@@ -380,7 +373,7 @@ checked as (
         *,
         -- a name holding personal data (an email in a track call's event) never passes, in either mode
         case
-            when regexp_matches(source_event_name, {{ sql_string(pii_any_pattern()) }})
+            when {{ regex_contains('source_event_name', pii_any_pattern()) }}
                 then 'event name holds personal data'
             else {{ plan_violations('event_name') }}
         end as plan_violations
@@ -499,8 +492,10 @@ select
     -- page and screen calls' name and category: free text
     case when event_type in ('page', 'screen') then {{ redact_free_text('name_text') }} end as page_name,
     case when event_type in ('page', 'screen') then {{ redact_free_text('category_text') }} end as page_category,
-    {{ pii_safe_section('event_name', 'properties', 'properties_object', 'properties_rebuilt', 'safe_properties') }}
-        as properties,
-    {{ pii_safe_section('event_name', 'traits', 'traits_object', 'traits_rebuilt', 'safe_traits') }} as traits,
+    {{ json_column(pii_safe_section(
+        'event_name', 'properties', 'properties_object', 'properties_rebuilt', 'safe_properties'
+    )) }} as properties,
+    {{ json_column(pii_safe_section('event_name', 'traits', 'traits_object', 'traits_rebuilt', 'safe_traits')) }}
+        as traits,
     {{ run_timestamp() }} as _loaded_at
 from safe_sections

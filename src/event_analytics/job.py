@@ -96,6 +96,19 @@ def run_job(options: RunOptions) -> RunRecord:
 
 
 def _run(options: RunOptions, record: RunRecord, progress: Progress, started: dt.datetime) -> None:
+    from event_analytics import spark_job
+
+    try:
+        engine = spark_job.target_type(options.target)
+    except ConfigError as exc:
+        raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    if engine == "spark":
+        spark_job.run(options, record, progress)
+        return
+    _run_duckdb(options, record, progress, started)
+
+
+def _run_duckdb(options: RunOptions, record: RunRecord, progress: Progress, started: dt.datetime) -> None:
     from event_analytics.ingest import plan_load
     from event_analytics.pipeline import landing_location, parse_vars
     from event_analytics.plan import compile_plan, read_plan

@@ -90,6 +90,33 @@ def register_landing(spark: Any, plan: LoadPlan | None, folder: Path) -> None:
     read.join(failed, "source_file", "left_anti").createOrReplaceGlobalTempView("landing_lines")
     spark.read.parquet(str(folder / "outcomes.parquet")).createOrReplaceGlobalTempView("landing_file_outcomes")
     spark.udtf.register("landing_reread", reread_function(plan))
+    spark.udf.register("event_analytics_json_merge_patch", merge_patch_text, "string")
+
+
+def merge_patch_text(target: str | None, patch: str | None) -> str | None:
+    """RFC 7386 merge patch of two JSON texts (DuckDB's json_merge_patch), for batch members.
+
+    Spark evaluates a Python function on every row of its input, also those a CASE keeps from
+    it: text that is not JSON gives null, never a failed statement."""
+    if target is None or patch is None:
+        return None
+    try:
+        merged = merge_patch(json.loads(target), json.loads(patch))
+    except ValueError:
+        return None
+    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
 
 def write_parquet(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> None:
