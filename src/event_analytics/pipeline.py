@@ -174,6 +174,11 @@ def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path
     return env
 
 
+# Vars that no dbt file reads (the CLI does): kept out of dbt's --vars, since any change to those
+# makes dbt parse the whole project again (a saved parse holds the vars it was made with).
+CLI_ONLY_VARS = frozenset({"landing_path"})
+
+
 def dbt_command(
     command: str,
     *,
@@ -256,6 +261,9 @@ def run_dbt(
     warehouse = warehouse.resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     all_vars = {**(dbt_vars or {}), "landing_path": root}
+    # dbt reads the landing through the load plan, never var landing_path: passing this run's folder
+    # would only change dbt's vars, and with them make dbt parse the whole project again.
+    dbt_only_vars = {name: value for name, value in all_vars.items() if name not in CLI_ONLY_VARS}
     # One target folder per warehouse, so concurrent pipelines on different warehouses do not mix
     # their compiled SQL and run results.
     target_path = warehouse.parent / f".dbt-target-{warehouse.stem}"
@@ -268,7 +276,7 @@ def run_dbt(
         plan.write(plan_path)
     cmd = dbt_command(
         command,
-        dbt_vars=all_vars,
+        dbt_vars=dbt_only_vars,
         full_refresh=full_refresh,
         select=select,
         target_path=target_path,
