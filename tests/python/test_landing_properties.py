@@ -519,7 +519,8 @@ def test_pipeline_accounts_for_every_line_and_incremental_equals_full_refresh(wo
     expected = {path: reference(data, case.limit) for path, data in case.files.items()}
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         root = Path(folder)
-        landing, incremental, full = root / "landing", root / "incremental.duckdb", root / "full.duckdb"
+        # one file name (dbt's catalog name) in two folders: the second warehouse reuses the first's parse
+        landing, incremental, full = root / "landing", root / "incremental" / "w.duckdb", root / "full" / "w.duckdb"
         landing.mkdir()
         first, last = case.batches
         write_files(landing, {path: case.files[path] for path in first})
