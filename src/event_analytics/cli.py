@@ -357,6 +357,80 @@ def bench(
     Console().print(table)
 
 
+@app.command()
+def parity(
+    landing: Annotated[
+        str | None,
+        typer.Option(
+            help="Build first: run the pipeline on DuckDB, then on Spark (--skip-validation), over this landing "
+            "folder or URL, into --workdir (incremental unless --full-refresh)."
+        ),
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Both engines' warehouses: duckdb/events.duckdb, spark/events.duckdb with the Spark folder "
+            "spark/spark/ (default warehouse/parity)."
+        ),
+    ] = None,
+    duckdb: Annotated[
+        Path | None, typer.Option("--duckdb", help="DuckDB warehouse file to compare (default: the work folder's).")
+    ] = None,
+    spark: Annotated[
+        Path | None,
+        typer.Option(
+            "--spark",
+            help="Spark folder to compare: spark/ beside the Spark run's --warehouse (default: the work folder's).",
+        ),
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="With --landing: rebuild both.")] = False,
+    examples: Annotated[int, typer.Option(help="Rows only on one side shown per relation and side.")] = 3,
+) -> None:
+    """Compare what DuckDB and Spark built, row for row: every relation of marts, quarantine and staging,
+    and meta.landing_files (floats to 1e-9, JSON as parsed values, timestamps as UTC instants, run-time
+    columns left out). Exit 0 when all are equal, 1 otherwise."""
+    from rich.markup import escape
+
+    from event_analytics import parity as engines
+
+    work = engines.Workdir(workdir or project.project_dir() / "warehouse" / "parity")
+    duckdb_file, spark_dir = duckdb or work.duckdb_warehouse, spark or work.spark_dir
+    if landing is None and not duckdb_file.is_file():
+        raise fail(project.EXIT_CONFIG_ERROR, f"DuckDB warehouse {duckdb_file} does not exist: build first (--landing)")
+    try:
+        if landing is not None:
+            result = engines.build_and_compare(landing, work, full_refresh=full_refresh, examples=examples)
+        else:
+            result = engines.compare_warehouses(duckdb_file, spark_dir, examples=examples)
+    except engines.ParityError as exc:
+        raise fail(project.EXIT_PIPELINE_ERROR, str(exc)) from None
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)
+    table = Table(title=f"parity: {duckdb_file} / {spark_dir}")
+    for column in ("relation", "status", "duckdb rows", "spark rows", "only in duckdb", "only in spark", "notes"):
+        table.add_column(column, justify="right" if "rows" in column or "only" in column else "left")
+    for relation in result.relations:
+        notes = [f"no {c} in spark" for c in relation.columns_only_in_duckdb]
+        notes += [f"no {c} in duckdb" for c in relation.columns_only_in_spark]
+        notes += [relation.error] if relation.error else []
+        table.add_row(
+            relation.relation,
+            f"[{'green' if relation.equal else 'red'}]{relation.status}[/]",
+            "" if relation.duckdb_rows is None else f"{relation.duckdb_rows:,}",
+            "" if relation.spark_rows is None else f"{relation.spark_rows:,}",
+            f"{relation.only_in_duckdb:,}" if relation.status == engines.DIFFERS else "",
+            f"{relation.only_in_spark:,}" if relation.status == engines.DIFFERS else "",
+            escape("; ".join(notes)),
+        )
+    out.print(table)
+    for line in [run.summary() for run in result.runs] + [result.examples(), result.headline()]:
+        if line:
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(project.EXIT_VALIDATION_FAILED)
+
+
 @plan_app.command("check")
 def plan_check(
     path: Annotated[Path | None, typer.Option(help="Plan file (default tracking_plan.yml).")] = None,
