@@ -14,6 +14,9 @@ twice on one side must be twice on the other), where:
   SQL NULL, and a number is a float as above (1 and 1.0 are equal);
 - timestamps are UTC instants: a naive one (DuckDB's TIMESTAMP, Spark's TIMESTAMP_NTZ) is read as
   UTC, an aware one is converted;
+- `raw_line` of a batch member (a row whose `batch_index` is set) is the member's JSON as each
+  engine writes it again (DuckDB keeps the sender's key order, a Spark VARIANT sorts the keys), so
+  it is compared as JSON; every other `raw_line` is the line as read, compared exactly;
 - columns that record when a run happened, not what it computed (RUN_TIME_COLUMNS), are left
   out on both sides and listed as ignored.
 
@@ -424,12 +427,13 @@ def _keyed_rows(
 ) -> dict[Any, list[tuple[tuple[float, ...], int]]]:
     """Rows grouped by their exact part: each group's float vectors, with the row's index."""
     index = [relation.columns.index(name) for name in columns]
+    member = relation.columns.index("batch_index") if "batch_index" in relation.columns else None
     groups: dict[Any, list[tuple[tuple[float, ...], int]]] = defaultdict(list)
     for row_number, row in enumerate(relation.rows):
         floats: list[float] = []
         exact = []
         for name, i in zip(columns, index, strict=True):
-            if name in json_columns:
+            if name in json_columns or (name == "raw_line" and member is not None and row[member] is not None):
                 exact.append(_normal_json(row[i], floats))
             else:
                 exact.append(_normal(row[i], floats, name in float_columns))

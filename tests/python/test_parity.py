@@ -144,6 +144,17 @@ def test_text_that_is_not_json_in_a_json_column_compares_as_text() -> None:
     assert compare_relations("marts.x", rel("p", ("{oops",), json="p"), rel("p", ("{oops ",))).status == DIFFERS
 
 
+def test_a_batch_members_raw_line_compares_as_json_and_any_other_as_text() -> None:
+    duckdb_rows = rel("raw_line batch_index", ('{"b":1,"a":2.0}', 0), ('{"b":1, "a":2}', None))
+    sorted_keys = rel("raw_line batch_index", ('{"a":2,"b":1}', 0), ('{"b":1, "a":2}', None))
+    assert compare_relations("staging.x", duckdb_rows, sorted_keys).status == EQUAL
+    # a line as read (no batch_index) is the sender's bytes: spacing counts
+    respaced = rel("raw_line batch_index", ('{"a":2,"b":1}', 0), ('{"b":1,"a":2}', None))
+    assert compare_relations("staging.x", duckdb_rows, respaced).status == DIFFERS
+    other_value = rel("raw_line batch_index", ('{"a":3,"b":1}', 0), ('{"b":1, "a":2}', None))
+    assert compare_relations("staging.x", duckdb_rows, other_value).status == DIFFERS
+
+
 def test_null_differs_from_empty_and_from_a_missing_column() -> None:
     assert compare_relations("marts.x", rel("a", (None,)), rel("a", ("",))).status == DIFFERS
     missing = compare_relations("marts.x", rel("a b", (1, None)), rel("a", (1,)))
