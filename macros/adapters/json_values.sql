@@ -82,7 +82,7 @@
 {% macro spark__json_texts_at(document, paths) -%}
     array(
         {%- for path in paths %}
-        {{ spark__json_scalar_text('variant_get(' ~ document ~ ', ' ~ sql_string(path) ~ ')') }}{{ ',' if not loop.last }}
+        variant_get({{ document }}, {{ sql_string(path) }}, 'string'){{ ',' if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}
@@ -110,29 +110,26 @@
 {%- endmacro %}
 
 {#- A variant integer beyond BIGINT is a DECIMAL(p, 0): DuckDB reads it as UBIGINT up to 2^64 - 1
-    and as a DOUBLE beyond; any other DECIMAL is a number with a fraction, a DOUBLE to DuckDB. -#}
+    and as a DOUBLE beyond; any other DECIMAL is a number with a fraction, a DOUBLE to DuckDB. A map
+    lookup, as a CASE on the type would repeat the value's expression in every branch (Spark plans
+    a statement's expressions in time that grows with their size). -#}
 {% macro spark__json_kind(value) -%}
     case
-        when {{ value }} is null then null
         when is_variant_null({{ value }}) then 'NULL'
-        else case regexp_extract(schema_of_variant({{ value }}), '^[A-Z]+', 0)
-            when 'STRING' then 'VARCHAR'
-            when 'BIGINT' then 'BIGINT'
-            when 'INT' then 'BIGINT'
-            when 'SMALLINT' then 'BIGINT'
-            when 'TINYINT' then 'BIGINT'
-            when 'DECIMAL' then case
-                when schema_of_variant({{ value }}) like 'DECIMAL(%,0)'
-                    and variant_get({{ value }}, '$', 'decimal(38,0)') between 0 and 18446744073709551615
-                    then 'UBIGINT'
-                else 'DOUBLE'
-            end
-            when 'DOUBLE' then 'DOUBLE'
-            when 'FLOAT' then 'DOUBLE'
-            when 'BOOLEAN' then 'BOOLEAN'
-            when 'OBJECT' then 'OBJECT'
-            when 'ARRAY' then 'ARRAY'
-        end
+        else map(
+            'STRING', 'VARCHAR',
+            'BIGINT', 'BIGINT',
+            'INT', 'BIGINT',
+            'SMALLINT', 'BIGINT',
+            'TINYINT', 'BIGINT',
+            'DECIMAL', if(variant_get({{ value }}, '$', 'decimal(38,0)') between 0 and 18446744073709551615
+                and schema_of_variant({{ value }}) like 'DECIMAL(%,0)', 'UBIGINT', 'DOUBLE'),
+            'DOUBLE', 'DOUBLE',
+            'FLOAT', 'DOUBLE',
+            'BOOLEAN', 'BOOLEAN',
+            'OBJECT', 'OBJECT',
+            'ARRAY', 'ARRAY'
+        )[regexp_extract(schema_of_variant({{ value }}), '^[A-Z]+', 0)]
     end
 {%- endmacro %}
 
@@ -145,12 +142,9 @@
     json_extract_string({{ value }}, '$')
 {%- endmacro %}
 
+{#- A variant read as a string is just that: a string's text, another value's JSON, null for null. -#}
 {% macro spark__json_scalar_text(value) -%}
-    case
-        when is_variant_null({{ value }}) then null
-        when schema_of_variant({{ value }}) = 'STRING' then variant_get({{ value }}, '$', 'string')
-        else to_json({{ value }})
-    end
+    variant_get({{ value }}, '$', 'string')
 {%- endmacro %}
 
 {#- A value's JSON text. -#}

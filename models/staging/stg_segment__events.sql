@@ -126,6 +126,13 @@ message_objects as (
     from messages
 ),
 
+message_documents as (
+    select
+        *,
+        {{ json_document('message_text') }} as message_document
+    from message_objects
+),
+
 extracted as (
     select
         source_file,
@@ -143,7 +150,7 @@ extracted as (
         -- extracting JSON values and unquoting each: 2 s less CPU per million lines.
         case
             when is_json_object and not is_empty_batch
-                then {{ json_texts_at(json_document('message_text'), [
+                then {{ json_texts_at('message_document', [
                     '$.messageId',
                     '$.type',
                     '$.event',
@@ -175,7 +182,7 @@ extracted as (
                     '$.context.campaign.content'
                 ]) }}
         end as json_fields
-    from message_objects
+    from message_documents
 ),
 
 field_texts as (

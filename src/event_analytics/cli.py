@@ -327,17 +327,36 @@ def bench(
     events: Annotated[list[int] | None, typer.Option(help="Sizes to run (repeatable).")] = None,
     days: Annotated[int, typer.Option(help="Days of traffic per size.")] = 30,
     repeat: Annotated[int, typer.Option(help="Runs of each short measurement (median kept).")] = 3,
+    target: Annotated[
+        str | None, typer.Option(help="A Spark target of profiles/profiles.yml: its full build only.")
+    ] = None,
 ) -> None:
     """Benchmark full, incremental and no-op runs against a hand-written DuckDB baseline."""
     import json
 
     from event_analytics.bench import run_benchmark
+    from event_analytics.spark_job import target_type
 
+    if target is not None:
+        try:
+            engine = target_type(target)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        if engine != "spark":
+            raise typer.BadParameter(f"{target} is not a Spark target; without --target the bench runs DuckDB")
     root = project.project_dir()
     path = run_benchmark(
-        events or [1_000_000, 10_000_000], days, repeat, root / "bench" / "cache", root / "bench" / "results"
+        events or [1_000_000, 10_000_000], days, repeat, root / "bench" / "cache", root / "bench" / "results", target
     )
     report = json.loads(path.read_text())
+    if target is not None:
+        for size in report["sizes"]:
+            m = size["full_build"]
+            console.print(
+                f"{size['events']:,} events on {target}: full build {m['wall_seconds']:.1f} s, "
+                f"{m['cpu_seconds']:.1f} CPU s, peak {m['peak_rss_mb']:.0f} MB -> {path}"
+            )
+        return
     table = Table(title=f"benchmark ({report['machine']['cores']} cores) -> {path}")
     for column in ("events", "run", "wall s", "dbt s", "gx s", "cpu s", "peak MB", "x baseline"):
         table.add_column(column, justify="right")

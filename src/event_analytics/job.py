@@ -210,30 +210,13 @@ def build(
 ) -> Any:
     """dbt build and source freshness; a failing test is a problem, anything else stops the run."""
     from event_analytics.locking import duckdb_lock_conflict
-    from event_analytics.pipeline import run_dbt
     from event_analytics.quality.rates import freshness_problems
     from event_analytics.state import record_build_failed, record_build_started
 
     warehouse = options.warehouse
     record_build_started(warehouse, run_state)
     progress.stage_start("dbt", f"{len(plan.files)} new file(s)")
-    try:
-        result = run_dbt(
-            "build",
-            landing=root,
-            warehouse=warehouse,
-            full_refresh=options.full_refresh,
-            dbt_vars=dbt_vars,
-            stream=options.verbose,
-            pii_key=pii_key,
-            unit_tests=options.unit_tests,
-            plan=plan,
-            freshness=True,
-            on_event=progress.node,
-            target=options.target,
-        )
-    except ConfigError as exc:
-        raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=options.full_refresh)
     record.seconds.update({k: round(v, 3) for k, v in result.stage_seconds().items()})
     record.seconds["dbt"] = round(progress.stage_end("dbt", "ok" if result.ok else "failed"), 3)
     if not result.ok:
@@ -274,6 +257,39 @@ def build(
         audit.checked.add("freshness")
         audit.problems.extend(freshness_problems(result.target_path))
     return result
+
+
+def dbt_build(
+    options: RunOptions,
+    progress: Progress,
+    plan: Any,
+    root: str,
+    dbt_vars: dict[str, Any],
+    pii_key: str,
+    *,
+    full_refresh: bool,
+) -> Any:
+    """`dbt build` then `dbt source freshness` on the options' target; a configuration error stops
+    the run (exit 2)."""
+    from event_analytics.pipeline import run_dbt
+
+    try:
+        return run_dbt(
+            "build",
+            landing=root,
+            warehouse=options.warehouse,
+            full_refresh=full_refresh,
+            dbt_vars=dbt_vars,
+            stream=options.verbose,
+            pii_key=pii_key,
+            unit_tests=options.unit_tests,
+            plan=plan,
+            freshness=True,
+            on_event=progress.node,
+            target=options.target,
+        )
+    except ConfigError as exc:
+        raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
 
 
 def tested_relations(target_path: Path | None) -> dict[str, tuple[str, str | None]]:

@@ -39,8 +39,8 @@ def target_type(target: str | None) -> str:
 def run(options: Any, record: Any, progress: Any) -> None:
     """job._run for a Spark target; raises job.Stop for an exit other than 0."""
     from event_analytics.ingest import plan_load
-    from event_analytics.job import Audit, Stop, alert_and_record, console, report_landing, show_problems
-    from event_analytics.pipeline import landing_location, parse_vars, run_dbt
+    from event_analytics.job import Audit, Stop, alert_and_record, console, dbt_build, report_landing, show_problems
+    from event_analytics.pipeline import landing_location, parse_vars
     from event_analytics.quality.rates import freshness_problems
     from event_analytics.secrets import resolve_pii_key
 
@@ -70,23 +70,7 @@ def run(options: Any, record: Any, progress: Any) -> None:
         raise Stop(project.EXIT_VALIDATION_FAILED, f"no event file in {root} (var landing_patterns)")
 
     progress.stage_start("dbt", f"{len(plan.files)} file(s), rebuilt whole on Spark")
-    try:
-        result = run_dbt(
-            "build",
-            landing=root,
-            warehouse=warehouse,
-            full_refresh=True,
-            dbt_vars=dbt_vars,
-            stream=options.verbose,
-            pii_key=pii_key,
-            unit_tests=options.unit_tests,
-            plan=plan,
-            freshness=True,
-            on_event=progress.node,
-            target=options.target,
-        )
-    except ConfigError as exc:
-        raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=True)
     record.seconds["dbt"] = round(progress.stage_end("dbt", "ok" if result.ok else "failed"), 3)
     audit = Audit(checked={"dbt"})
     if not result.ok and not result.only_tests_failed:
