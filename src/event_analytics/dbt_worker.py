@@ -249,6 +249,9 @@ def main(argv: list[str]) -> int:
     parsed = parse(shared_options(args))
     if not parsed.success:
         return 2
+    from event_analytics import spark_session
+
+    spark_session.start_for_dbt()
     runner = dbtRunner(manifest=parsed.result, callbacks=[emit])
     result = runner.invoke(args)
     if freshness and result.success:

@@ -166,6 +166,8 @@ def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path
     if pii_key:
         env[PII_KEY_VARIABLE] = pii_key
     env.setdefault("EVENT_ANALYTICS_SPILL_DIR", str(warehouse.parent / ".spill"))
+    # The spark target's tables and metastore (profiles/profiles.yml), beside the DuckDB file.
+    env.setdefault("EVENT_ANALYTICS_SPARK_DIR", str(warehouse.parent / "spark"))
     # dbt's log beside its warehouse, rotated: dbt keeps the file and 5 older ones, so each is a
     # sixth of what may be kept (EVENT_ANALYTICS_LOG_MAX_BYTES, 10 MB by default).
     env["DBT_LOG_PATH"] = str(warehouse.parent / "logs")
