@@ -12,6 +12,9 @@ smaller than on DuckDB, whose state, audit and publish steps read the DuckDB fil
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,17 @@ def target_type(target: str | None) -> str:
         raise ConfigError(f"no target {name!r} in profiles/profiles.yml (targets: {known})") from None
 
 
+def check_spark_installed() -> None:
+    """The session target runs Spark in this Python: it needs the extra and a Java runtime."""
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise ConfigError(
+            "the spark target needs the extra spark: pip install '.[spark]' "
+            "(make test-spark installs it into .venv-spark)"
+        )
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise ConfigError("Spark needs a Java 17 runtime: java is not on PATH and JAVA_HOME is not set (make java)")
+
+
 def run(options: Any, record: Any, progress: Any) -> None:
     """job._run for a Spark target; raises job.Stop for an exit other than 0."""
     from event_analytics.ingest import plan_load
@@ -46,6 +60,7 @@ def run(options: Any, record: Any, progress: Any) -> None:
 
     warehouse: Path = options.warehouse
     try:
+        check_spark_installed()
         dbt_vars, var_warnings = parse_vars(options.vars)
         pii_key, key_note = resolve_pii_key(warehouse, allow_local=options.dev_key)
         settings = project.project_vars(dbt_vars)

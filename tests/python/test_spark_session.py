@@ -9,6 +9,7 @@ import json
 import pyarrow as pa
 import pytest
 
+from event_analytics import spark_job
 from event_analytics.ingest import STREAM_SCHEMA
 from event_analytics.project import ConfigError
 from event_analytics.spark_job import target_type
@@ -79,3 +80,19 @@ def test_the_engine_is_the_targets_adapter_type() -> None:
     assert target_type("spark_thrift") == "spark"
     with pytest.raises(ConfigError, match="no target 'sprak'"):
         target_type("sprak")
+
+
+def test_a_spark_run_without_the_extra_or_java_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = spark_job.importlib.util.find_spec
+    monkeypatch.setattr(
+        spark_job.importlib.util, "find_spec", lambda name: None if name == "pyspark" else real_find_spec(name)
+    )
+    with pytest.raises(ConfigError, match=r"pip install '\.\[spark\]'"):
+        spark_job.check_spark_installed()
+    monkeypatch.setattr(spark_job.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(spark_job.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(ConfigError, match="Java 17"):
+        spark_job.check_spark_installed()
+    monkeypatch.setenv("JAVA_HOME", "/usr/lib/jvm/java-17")
+    spark_job.check_spark_installed()
