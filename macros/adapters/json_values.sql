@@ -30,11 +30,13 @@
     json_valid({{ text }}) and ltrim({{ text }}, e' \t\n\r')[1] = '{'
 {%- endmacro %}
 
-{#- Spark's parser stops after the first value and ignores what follows it: wrapped in brackets,
-    text with more after its object is not a one-element array. -#}
+{#- Spark's parser stops after the first value and ignores what follows it: an object's text ends
+    with its closing brace, and wrapped in brackets it is a one-element array (text with another
+    value after its object is not). -#}
 {% macro spark__json_is_object_text(text) -%}
     coalesce(
-        schema_of_variant(try_parse_json({{ text }})) like 'OBJECT%'
+        right(rtrim({{ text }}), 1) = '}'
+        and schema_of_variant(try_parse_json({{ text }})) like 'OBJECT%'
         and size(try_cast(try_parse_json('[' || {{ text }} || ']') as array<variant>)) = 1,
         false
     )

@@ -50,5 +50,5 @@
     {%- if days is not number or days is boolean or days < 0 or days != days | int -%}
         {{ exceptions.raise_compiler_error("quarantine_retention_days must be a whole number of days >= 0, not " ~ (days | tojson)) }}
     {%- endif -%}
-    ({{ stamp_column }} < {{ dbt.dateadd('day', -1 * (days | int), run_timestamp()) }})
+    ({{ stamp_column }} < {{ time_add('day', -1 * (days | int), run_timestamp()) }})
 {%- endmacro %}

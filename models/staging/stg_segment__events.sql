@@ -303,7 +303,7 @@ received_times as (
             when
                 received_at_sent >= timestamp '1970-01-01'
                 and received_at_sent
-                <= {{ dbt.dateadd('minute', var('max_future_minutes'), 'file_modified_at') }}
+                <= {{ time_add('minute', var('max_future_minutes'), 'file_modified_at') }}
                 then received_at_sent
         end as trusted_received_at
     from named
@@ -328,9 +328,9 @@ plausibility as (
         *,
         case when trusted_received_at is null then 'its file was written' else 'receivedAt' end as reference_name,
         case
-            when event_time < {{ dbt.dateadd('day', -1 * var('max_event_age_days'), 'reference_time') }}
+            when event_time < {{ time_add('day', -1 * var('max_event_age_days'), 'reference_time') }}
                 then 'timestamp: more than {{ var("max_event_age_days") }} days before '
-            when event_time > {{ dbt.dateadd('minute', var('max_future_minutes'), 'reference_time') }}
+            when event_time > {{ time_add('minute', var('max_future_minutes'), 'reference_time') }}
                 then 'timestamp: more than {{ var("max_future_minutes") }} minutes after '
         end as implausible_prefix
     from event_times

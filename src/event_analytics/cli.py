@@ -416,6 +416,8 @@ def parity(
     duckdb_file, spark_dir = duckdb or work.duckdb_warehouse, spark or work.spark_dir
     if landing is None and not duckdb_file.is_file():
         raise fail(project.EXIT_CONFIG_ERROR, f"DuckDB warehouse {duckdb_file} does not exist: build first (--landing)")
+    if landing is None and not (spark_dir / "metastore_db").is_dir():
+        raise fail(project.EXIT_CONFIG_ERROR, f"Spark folder {spark_dir} holds no metastore: build first (--landing)")
     try:
         if landing is not None:
             result = engines.build_and_compare(landing, work, full_refresh=full_refresh, examples=examples)

@@ -157,6 +157,12 @@ def log_max_bytes() -> int:
     return value
 
 
+def spark_dir(warehouse: Path) -> Path:
+    """The spark target's tables and metastore (profiles/profiles.yml): $EVENT_ANALYTICS_SPARK_DIR,
+    else spark/ beside the DuckDB file."""
+    return Path(os.environ.get("EVENT_ANALYTICS_SPARK_DIR") or warehouse.parent / "spark")
+
+
 def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["EVENT_ANALYTICS_WAREHOUSE"] = str(warehouse)
@@ -166,8 +172,7 @@ def dbt_environment(warehouse: Path, pii_key: str | None = None, plan_path: Path
     if pii_key:
         env[PII_KEY_VARIABLE] = pii_key
     env.setdefault("EVENT_ANALYTICS_SPILL_DIR", str(warehouse.parent / ".spill"))
-    # The spark target's tables and metastore (profiles/profiles.yml), beside the DuckDB file.
-    env.setdefault("EVENT_ANALYTICS_SPARK_DIR", str(warehouse.parent / "spark"))
+    env["EVENT_ANALYTICS_SPARK_DIR"] = str(spark_dir(warehouse))
     # dbt's log beside its warehouse, rotated: dbt keeps the file and 5 older ones, so each is a
     # sixth of what may be kept (EVENT_ANALYTICS_LOG_MAX_BYTES, 10 MB by default).
     env["DBT_LOG_PATH"] = str(warehouse.parent / "logs")

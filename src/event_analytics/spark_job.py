@@ -46,15 +46,19 @@ def check_spark_installed() -> None:
             "the spark target needs the extra spark: pip install '.[spark]' "
             "(make test-spark installs it into .venv-spark)"
         )
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        raise ConfigError("Spark needs a Java 17 runtime: java is not on PATH and JAVA_HOME is not set (make java)")
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home) / "bin" / "java" if java_home else shutil.which("java")
+    if java is None or not os.access(java, os.X_OK):
+        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "java is not on PATH"
+        raise ConfigError(f"Spark needs a Java 17 runtime: {where} (make java installs one)")
 
 
 def run(options: Any, record: Any, progress: Any) -> None:
     """job._run for a Spark target; raises job.Stop for an exit other than 0."""
     from event_analytics.ingest import plan_load
     from event_analytics.job import Audit, Stop, alert_and_record, console, dbt_build, report_landing, show_problems
-    from event_analytics.pipeline import landing_location, parse_vars
+    from event_analytics.locking import Busy, warehouse_lock
+    from event_analytics.pipeline import landing_location, parse_vars, spark_dir
     from event_analytics.quality.rates import freshness_problems
     from event_analytics.secrets import resolve_pii_key
 
@@ -85,7 +89,12 @@ def run(options: Any, record: Any, progress: Any) -> None:
         raise Stop(project.EXIT_VALIDATION_FAILED, f"no event file in {root} (var landing_patterns)")
 
     progress.stage_start("dbt", f"{len(plan.files)} file(s), rebuilt whole on Spark")
-    result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=True)
+    # One run per Spark folder (its Derby metastore, its staged lines), whichever warehouse names it.
+    try:
+        with warehouse_lock(spark_dir(warehouse)):
+            result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=True)
+    except Busy as exc:
+        raise Stop(project.EXIT_BUSY, str(exc)) from None
     record.seconds["dbt"] = round(progress.stage_end("dbt", "ok" if result.ok else "failed"), 3)
     audit = Audit(checked={"dbt"})
     if not result.ok and not result.only_tests_failed:

@@ -102,7 +102,7 @@ def merge_patch_text(target: str | None, patch: str | None) -> str | None:
         return None
     try:
         merged = merge_patch(json.loads(target), json.loads(patch))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return None
     return json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
 

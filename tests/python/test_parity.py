@@ -287,6 +287,11 @@ def test_cli_exits_1_listing_what_differs_and_0_when_all_is_equal(
 ) -> None:
     warehouse = small_warehouse(tmp_path / "w.duckdb")
     runner = CliRunner()
+    unbuilt = runner.invoke(cli.app, ["parity", "--duckdb", str(warehouse), "--spark", str(tmp_path / "spark")])
+    assert unbuilt.exit_code == 2, unbuilt.output
+    assert "holds no metastore" in unbuilt.output
+    (tmp_path / "spark" / "metastore_db").mkdir(parents=True)
+    monkeypatch.setattr(parity, "read_spark", lambda _folder: {})
     missing = runner.invoke(cli.app, ["parity", "--duckdb", str(warehouse), "--spark", str(tmp_path / "spark")])
     assert missing.exit_code == 1, missing.output
     row = next(line for line in missing.output.splitlines() if " marts.facts " in line)

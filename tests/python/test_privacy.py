@@ -122,6 +122,30 @@ def test_an_event_name_holding_personal_data_is_quarantined_in_both_modes(workdi
     assert query(warehouse, "select count(*) from staging.stg_segment__events where event_name is not null") == [(1,)]
 
 
+def test_query_parameters_decode_as_browsers_encode_them(workdir: Path) -> None:
+    """A plus is a space in a query string (a phone sent as 555+123+4567 is a phone); an escape that
+    does not decode to UTF-8 (%C3x) is kept as sent, never a failed build (it was exit 3)."""
+    landing, warehouse = workdir / "landing", workdir / "w.duckdb"
+    urls = [
+        "https://shop.example/search?q=555+123+4567&tab=1",
+        "https://shop.example/search?q=%C3x&tab=2",
+        "https://shop.example/search?q=a+b&tab=3",
+    ]
+    write_lines(
+        landing / "a.jsonl",
+        [
+            message(f"m{i}", f"2026-10-01T10:00:0{i}Z", anonymous_id="d1", context={"page": {"url": url}})
+            for i, url in enumerate(urls, start=1)
+        ],
+    )
+    build(landing, warehouse)
+    assert query(warehouse, "select event_id, page_url from marts.fct_events order by 1") == [
+        ("m1", "https://shop.example/search?tab=1"),
+        ("m2", "https://shop.example/search?q=%C3x&tab=2"),
+        ("m3", "https://shop.example/search?q=a+b&tab=3"),
+    ]
+
+
 def test_encoded_personal_data_is_redacted_keeping_the_rest_as_sent(workdir: Path) -> None:
     landing, warehouse = workdir / "landing", workdir / "w.duckdb"
     context = {

@@ -94,5 +94,6 @@ def test_a_spark_run_without_the_extra_or_java_is_a_configuration_error(monkeypa
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(ConfigError, match="Java 17"):
         spark_job.check_spark_installed()
-    monkeypatch.setenv("JAVA_HOME", "/usr/lib/jvm/java-17")
-    spark_job.check_spark_installed()
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent/jvm")
+    with pytest.raises(ConfigError, match="JAVA_HOME=/nonexistent/jvm has no bin/java"):
+        spark_job.check_spark_installed()
