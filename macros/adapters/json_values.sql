@@ -124,7 +124,7 @@
             'INT', 'BIGINT',
             'SMALLINT', 'BIGINT',
             'TINYINT', 'BIGINT',
-            'DECIMAL', if(variant_get({{ value }}, '$', 'decimal(38,0)') between 0 and 18446744073709551615
+            'DECIMAL', if(try_variant_get({{ value }}, '$', 'decimal(38,0)') between 0 and 18446744073709551615
                 and schema_of_variant({{ value }}) like 'DECIMAL(%,0)', 'UBIGINT', 'DOUBLE'),
             'DOUBLE', 'DOUBLE',
             'FLOAT', 'DOUBLE',
