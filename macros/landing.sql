@@ -8,8 +8,22 @@
 
 {#- Clears the ledger when staging is built from scratch: a full refresh loads every file again. -#}
 {% macro reset_landing_ledger() %}
+    {{ return(adapter.dispatch('reset_landing_ledger', 'event_analytics')()) }}
+{% endmacro %}
+
+{% macro default__reset_landing_ledger() %}
     {%- if not is_incremental() %}
         truncate table meta.landing_files
+    {%- endif %}
+{% endmacro %}
+
+{#- Spark has no transaction around staging's insert and its post-hook's ledger rows: the lines of
+    files a stopped run inserted without recording them go, as they load again now. -#}
+{% macro spark__reset_landing_ledger() %}
+    {%- if not is_incremental() %}
+        truncate table meta.landing_files
+    {%- else %}
+        {{ delete_rows(this, 'source_file not in (select loaded_files.path from meta.landing_files as loaded_files)') }}
     {%- endif %}
 {% endmacro %}
 

@@ -122,7 +122,7 @@
 
 {% macro delete_rebuilt_users(settings=none) %}
     {%- if is_incremental() %}
-        delete from {{ this }} where user_key in ({{ rebuilt_users(settings) }})
+        {{ delete_rows(this, 'user_key in (' ~ rebuilt_users(settings) ~ ')') }}
     {%- endif %}
 {% endmacro %}
 
@@ -137,7 +137,7 @@
     {%- if is_incremental() %}
         insert into meta.moved_partitions (partition_key, moved_at)
         select distinct
-            unnest([earlier_rows.partition_key, changed_events.partition_key]),
+            {{ unnest_list(list_of(['earlier_rows.partition_key', 'changed_events.partition_key'])) }},
             {{ run_timestamp() }}
         from {{ this }} as earlier_rows
         inner join {{ ref('int_events__deduplicated') }} as changed_events
@@ -160,10 +160,31 @@
     settings (the rule seeds changed) rebuild every session: all stored rows go. -#}
 {% macro delete_rebuilt_sessions(settings=none) %}
     {%- if is_incremental() and not has_watermark(settings) %}
-        delete from {{ this }}
+        {{ delete_rows(this, 'true') }}
     {%- elif is_incremental() %}
+        {{ adapter.dispatch('delete_rebuilt_sessions', 'event_analytics')(settings) }}
+    {%- endif %}
+{% endmacro %}
+
+{% macro default__delete_rebuilt_sessions(settings) %}
         delete from {{ this }} as stored_sessions
-        using (
+        using ({{ rebuilt_session_parts(settings) }}) as rebuilt_parts
+        where
+            stored_sessions.partition_key = rebuilt_parts.partition_key
+            and stored_sessions.session_index >= rebuilt_parts.first_rebuilt_index
+{% endmacro %}
+
+{% macro spark__delete_rebuilt_sessions(settings) %}
+    {%- do replace_table_rows(this, [
+        'select stored_sessions.* from ' ~ this ~ ' as stored_sessions\n'
+        ~ 'left anti join (' ~ rebuilt_session_parts(settings) ~ ') as rebuilt_parts\n'
+        ~ 'on stored_sessions.partition_key = rebuilt_parts.partition_key'
+        ~ ' and stored_sessions.session_index >= rebuilt_parts.first_rebuilt_index'
+    ]) -%}
+{% endmacro %}
+
+{#- Per partition, the first session index rebuilt since the watermark (0: all of them). -#}
+{% macro rebuilt_session_parts(settings) -%}
             select
                 partition_key,
                 min(session_index) as first_rebuilt_index
@@ -175,12 +196,7 @@
                 partition_key,
                 0 as first_rebuilt_index
             from ({{ moved_partitions(settings) }}) as moved
-        ) as rebuilt_parts
-        where
-            stored_sessions.partition_key = rebuilt_parts.partition_key
-            and stored_sessions.session_index >= rebuilt_parts.first_rebuilt_index
-    {%- endif %}
-{% endmacro %}
+{%- endmacro %}
 
 {#-
   The rows of this incremental pair model (`keys`: its key columns; `carried`: the other columns
@@ -198,7 +214,7 @@
             else earlier_pairs._processed_at
         end as _processed_at
     from {{ this }} as earlier_pairs
-    anti join {{ current }}
+    {{ anti_join() }} {{ current }}
         on
         {%- for column in keys %}
             {{ 'and ' if not loop.first }}earlier_pairs.{{ column }} = {{ current }}.{{ column }}

@@ -241,18 +241,28 @@
     size(try_cast({{ value }} as map<string, variant>))
 {%- endmacro %}
 
-{#- RFC 7386's merge patch of JSON texts, as text. -#}
-{% macro json_merge_patch_text(target, patch) -%}
-    {{ return(adapter.dispatch('json_merge_patch_text', 'event_analytics')(target, patch)) }}
+{#- RFC 7386's merge patch of JSON texts, as text. `needed_when`: a condition (SQL) outside which
+    the result is never used. -#}
+{% macro json_merge_patch_text(target, patch, needed_when='true') -%}
+    {{ return(adapter.dispatch('json_merge_patch_text', 'event_analytics')(target, patch, needed_when)) }}
 {%- endmacro %}
 
-{% macro default__json_merge_patch_text(target, patch) -%}
+{% macro default__json_merge_patch_text(target, patch, needed_when) -%}
     cast(json_merge_patch(cast({{ target }} as json), cast({{ patch }} as json)) as varchar)
 {%- endmacro %}
 
-{#- Spark SQL has no merge patch: event_analytics.spark_session registers this Python function. -#}
-{% macro spark__json_merge_patch_text(target, patch) -%}
-    event_analytics_json_merge_patch({{ target }}, {{ patch }})
+{#- Spark SQL has no merge patch: event_analytics.spark_session registers this Python function.
+    Spark calls a Python function on every row that reaches it, also those a CASE around it does
+    not use: elsewhere than `needed_when` it is given nulls, not the row's text to ship to Python. -#}
+{% macro spark__json_merge_patch_text(target, patch, needed_when) -%}
+    {%- if needed_when == 'true' -%}
+        event_analytics_json_merge_patch({{ target }}, {{ patch }})
+    {%- else -%}
+        event_analytics_json_merge_patch(
+            case when {{ needed_when }} then {{ target }} end,
+            case when {{ needed_when }} then {{ patch }} end
+        )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- An item of a list by its 1-based position (a constant). -#}

@@ -57,9 +57,9 @@
 {% macro delete_rebuilt_units(settings, unit) %}
     {%- if is_incremental() %}
         {%- if has_watermark(settings) %}
-            delete from {{ this }} where user_key in ({{ rebuilt_units(settings, unit) }})
+            {{ delete_rows(this, 'user_key in (' ~ rebuilt_units(settings, unit) ~ ')') }}
         {%- else %}
-            delete from {{ this }}
+            {{ delete_rows(this, 'true') }}
         {%- endif %}
     {%- endif %}
 {% endmacro %}
@@ -89,6 +89,6 @@
 
 {% macro delete_rebuilt_groups(settings=none) %}
     {%- if is_incremental() %}
-        delete from {{ this }} where group_id in ({{ rebuilt_groups(settings) }})
+        {{ delete_rows(this, 'group_id in (' ~ rebuilt_groups(settings) ~ ')') }}
     {%- endif %}
 {% endmacro %}

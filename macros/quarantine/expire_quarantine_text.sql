@@ -19,7 +19,7 @@
 {%- endmacro %}
 
 {#- Spark's file tables have no UPDATE: when a row's text has expired, the table is written again
-    through a copy (a table cannot be overwritten from itself). -#}
+    (replace_table_rows). -#}
 {% macro spark__expire_quarantine_text(stamp_column, text_columns) -%}
     {%- set expired -%}
         {{ quarantine_text_expired(stamp_column) }}
@@ -34,13 +34,7 @@
                 {%- do kept.append(column) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- set copy = this.incorporate(path={'identifier': this.identifier ~ '__expiring'}) -%}
-        {%- do run_statements([
-            'drop table if exists ' ~ copy,
-            'create table ' ~ copy ~ ' as select * from ' ~ this,
-            'insert overwrite table ' ~ this ~ ' select ' ~ kept | join(', ') ~ ' from ' ~ copy,
-            'drop table ' ~ copy,
-        ]) -%}
+        {%- do replace_table_rows(this, ['select ' ~ kept | join(', ') ~ ' from ' ~ this]) -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -45,7 +45,7 @@ identified_events as (
 
 {% if is_incremental() %}
     -- every valid copy of the messageIds this run decided, staging scanned once for both uses
-    decided_copies as materialized (
+    decided_copies as {{ cte_materialization(true) }} (
         select
             copies.anonymous_id,
             copies.user_id,

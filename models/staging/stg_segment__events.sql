@@ -119,7 +119,7 @@ message_objects as (
         case
             when batch_size > 0 and {{ json_kind(json_document('raw_line')) }} = 'OBJECT'
                 then {{ batch_member_with_envelope(
-                    'raw_line', 'envelope_context', 'envelope_sent_at', 'envelope_received_at'
+                    'raw_line', 'envelope_context', 'envelope_sent_at', 'envelope_received_at', 'batch_size > 0'
                 ) }}
             else raw_line
         end as message_text

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -331,10 +332,15 @@ def split_last_day(files: list[Path], days: int) -> tuple[list[Path], list[Path]
     return full, [path for path in files if received[path] >= last_day]
 
 
-def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, Any]:
+def landing_for_bench(
+    cache: Path, events: int, days: int, name: str
+) -> tuple[Path, Path, list[Path], list[Path], Callable[[Path], None]]:
+    """A work folder `name` whose landing folder holds all but the last day's files; returns (work
+    folder, the generated folder, the files landed, the last day's files, a function that lands a
+    file)."""
     folder, files = cached_events(cache, events, days)
     full_files, new_day = split_last_day(files, days)
-    work = cache / f"run-{events}"
+    work = cache / name
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"
     landing.mkdir(parents=True)
@@ -350,6 +356,12 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
 
     for path in full_files:
         land(path)
+    return work, folder, full_files, new_day, land
+
+
+def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, Any]:
+    work, folder, full_files, new_day, land = landing_for_bench(cache, events, days, f"run-{events}")
+    landing = work / "landing"
     warehouse = work / "events.duckdb"
 
     baseline = measured_baseline(full_files, work / "baseline.duckdb", baseline_memory_limit(events))
@@ -401,14 +413,26 @@ def bench_size(cache: Path, events: int, days: int, repeat: int) -> dict[str, An
 
 
 def bench_spark_size(cache: Path, events: int, days: int, target: str) -> dict[str, Any]:
-    """A full build on a Spark target (README, Moving to a cluster): every Spark run rebuilds from
-    every landing file, so an incremental day or a no-op costs the same, and there is no DuckDB
-    baseline to set it beside (bench DuckDB's figures with the same sizes)."""
-    folder, files = cached_events(cache, events, days)
-    work = cache / f"run-{events}-{target}"
-    shutil.rmtree(work, ignore_errors=True)
-    full = measured_run(folder, work / "events.duckdb", target)
-    return {"events": events, "days": days, "target": target, "full_build": asdict(full)}
+    """On a Spark target (README, Moving to a cluster): a full build, then an incremental run after
+    adding the last day's file, as bench_size does on DuckDB (whose baseline and repeats it leaves
+    out: bench DuckDB with the same sizes to set the figures beside)."""
+    work, folder, _, new_day, land = landing_for_bench(cache, events, days, f"run-{events}-{target}")
+    warehouse = work / "events.duckdb"
+    full = measured_run(work / "landing", warehouse, target)
+    for path in new_day:
+        land(path)
+    incremental = measured_run(work / "landing", warehouse, target)
+    return {
+        "events": events,
+        "days": days,
+        "target": target,
+        "full_build": asdict(full),
+        "incremental_one_day": {
+            **asdict(incremental),
+            "files": sorted(str(path.relative_to(folder)) for path in new_day),
+            "share_of_full_build": round(incremental.wall_seconds / full.wall_seconds, 3),
+        },
+    }
 
 
 def run_benchmark(

@@ -22,7 +22,7 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,8 +138,10 @@ def plan_load(
     *,
     full_refresh: bool = False,
     started_us: int | None = None,
+    read_ledger: Callable[[Path], dict[str, tuple[int, int, str | None]] | None] = ledger,
 ) -> LoadPlan:
-    """Compare the landing folder with the warehouse's ledger (see the module's docstring)."""
+    """Compare the landing folder with the warehouse's ledger (see the module's docstring);
+    `read_ledger` reads another engine's (spark_state.ledger)."""
     root = landing_root(landing)
     settle = settings.get("landing_settle_seconds", 0)
     max_line_bytes = settings.get("landing_max_line_bytes")
@@ -148,7 +150,7 @@ def plan_load(
     if not isinstance(max_line_bytes, int) or isinstance(max_line_bytes, bool) or max_line_bytes < 1:
         raise ConfigError(f"var landing_max_line_bytes must be a positive integer, not {max_line_bytes!r}")
     listing: Listing = list_landing(root, settings.get("landing_patterns"), settings.get("landing_follow_symlinks"))
-    loaded = None if full_refresh else ledger(warehouse)
+    loaded = None if full_refresh else read_ledger(warehouse)
     plan = LoadPlan(
         root=root,
         max_line_bytes=max_line_bytes,

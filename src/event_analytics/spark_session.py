@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from event_analytics.ingest import OUTCOMES_SCHEMA, PLAN_VARIABLE, STREAM_SCHEMA, FileOutcomes, LandingLines, LoadPlan
+from event_analytics.json_patch import merge_patch_text
 from event_analytics.secrets import PII_KEY_VARIABLE
 from event_analytics.warehouse_plugin import hmac_pads
 
@@ -91,32 +92,6 @@ def register_landing(spark: Any, plan: LoadPlan | None, folder: Path) -> None:
     spark.read.parquet(str(folder / "outcomes.parquet")).createOrReplaceGlobalTempView("landing_file_outcomes")
     spark.udtf.register("landing_reread", reread_function(plan))
     spark.udf.register("event_analytics_json_merge_patch", merge_patch_text, "string")
-
-
-def merge_patch_text(target: str | None, patch: str | None) -> str | None:
-    """RFC 7386 merge patch of two JSON texts (DuckDB's json_merge_patch), for batch members.
-
-    Spark evaluates a Python function on every row of its input, also those a CASE keeps from
-    it: text that is not JSON gives null, never a failed statement."""
-    if target is None or patch is None:
-        return None
-    try:
-        merged = merge_patch(json.loads(target), json.loads(patch))
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
-        return None
-    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return patch
-    merged = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(merged.get(key), value)
-    return merged
 
 
 def write_parquet(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> None:

@@ -11,9 +11,10 @@ import pytest
 
 from event_analytics import spark_job
 from event_analytics.ingest import STREAM_SCHEMA
+from event_analytics.json_patch import merge_patch, merge_patch_text
 from event_analytics.project import ConfigError
 from event_analytics.spark_job import target_type
-from event_analytics.spark_session import merge_patch, merge_patch_text, spark_type
+from event_analytics.spark_session import spark_type
 
 
 @pytest.mark.parametrize(

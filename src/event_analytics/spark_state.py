@@ -1,0 +1,82 @@
+"""What a Spark warehouse (the `spark` target's folder, pipeline.spark_dir) has loaded, read before
+dbt starts Spark: its ledger of landing files, as ingest.ledger reads DuckDB's, and the settings its
+rows follow, as state.load_settings records them on DuckDB.
+
+The ledger is the Parquet files of the table `meta.landing_files` under the folder's `tables/`
+(spark.sql.warehouse.dir): starting Spark to read a few rows would take half a minute. The table
+is append-only on Spark (macros/watermarks.sql), so a path's latest row is its entry.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from event_analytics.project import ConfigError
+
+SETTINGS_FILE = "load_settings.json"
+
+
+def ledger_table(spark_folder: Path) -> Path:
+    return spark_folder / "tables" / "meta.db" / "landing_files"
+
+
+def ledger(spark_folder: Path) -> dict[str, tuple[int, int, str | None]] | None:
+    """Loaded files by path: (size, modified_us, etag). None for a folder never built."""
+    folder = ledger_table(spark_folder)
+    if not folder.is_dir():
+        return None
+    try:
+        # pyarrow skips Spark's _SUCCESS and .crc files (names starting with _ or .)
+        dataset = ds.dataset(str(folder), format="parquet")
+        if not dataset.files:
+            return {}
+        table = dataset.to_table(columns=["path", "size_bytes", "modified_at", "etag", "loaded_at"])
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ConfigError(f"the Spark ledger {folder} cannot be read: {exc}") from exc
+    modified = pc.cast(pc.cast(table["modified_at"], pa.timestamp("us")), pa.int64()).to_pylist()
+    loaded = pc.cast(pc.cast(table["loaded_at"], pa.timestamp("us")), pa.int64()).to_pylist()
+    latest: dict[str, tuple[int, tuple[int, int, str | None]]] = {}
+    for path, size, modified_us, etag, loaded_us in zip(
+        table["path"].to_pylist(),
+        table["size_bytes"].to_pylist(),
+        modified,
+        table["etag"].to_pylist(),
+        loaded,
+        strict=True,
+    ):
+        if path not in latest or loaded_us >= latest[path][0]:
+            latest[path] = (loaded_us, (size, modified_us, etag))
+    return {path: entry for path, (_, entry) in latest.items()}
+
+
+def settings_drift(spark_folder: Path, current: dict[str, str]) -> list[str]:
+    """How the settings the loaded rows follow differ from `current`, one line per setting."""
+    path = spark_folder / SETTINGS_FILE
+    if not path.is_file() or ledger(spark_folder) is None:
+        return []
+    recorded = json.loads(path.read_text())
+    what = {"tracking_plan": "the tracking plan", "pii_key": "the PII key"}
+    return [
+        f"the loaded rows follow {what.get(name, name)}: "
+        + (f"{value}, not {current[name]}" if name == "tracking_plan_mode" else "another version")
+        for name, value in recorded.items()
+        if name in current and value != current[name]
+    ]
+
+
+def record_settings(spark_folder: Path, current: dict[str, str]) -> None:
+    """After a build: the settings the rows follow (a full refresh or a first load sets them; an
+    incremental run has already checked that they have not changed)."""
+    spark_folder.mkdir(parents=True, exist_ok=True)
+    staged = spark_folder / f"{SETTINGS_FILE}.tmp"
+    staged.write_text(json.dumps(current, sort_keys=True))
+    staged.replace(spark_folder / SETTINGS_FILE)
+
+
+def staging_table(spark_folder: Path) -> Path:
+    return spark_folder / "tables" / "staging.db" / "stg_segment__events"
