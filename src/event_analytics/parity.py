@@ -763,18 +763,26 @@ def read_spark(spark_dir: Path, *, timeout: float = 900) -> dict[str, Relation]:
         return relations
 
 
-def dump_spark(spark_dir: Path, out: Path) -> None:
-    """In the child process: each compared relation of the Spark warehouse to an Arrow file in `out`,
-    listed in out/manifest.json."""
+def open_spark_session(spark_dir: Path, app_name: str) -> Any:
+    """A session on a Spark folder's tables and metastore with the spark target's settings
+    (spark_settings), in a process of its own: Derby admits one JVM at a time."""
     from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F  # noqa: N812
-    from pyspark.sql.types import VariantType
 
-    builder = SparkSession.builder.enableHiveSupport().appName("event-analytics parity")
+    builder = SparkSession.builder.enableHiveSupport().appName(app_name)
     for name, value in spark_settings(spark_dir).items():
         builder = builder.config(name, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def dump_spark(spark_dir: Path, out: Path) -> None:
+    """In the child process: each compared relation of the Spark warehouse to an Arrow file in `out`,
+    listed in out/manifest.json."""
+    from pyspark.sql import functions as F  # noqa: N812
+    from pyspark.sql.types import VariantType
+
+    spark = open_spark_session(spark_dir, "event-analytics parity")
     manifest = []
     try:
         schemas = {*SCHEMAS, *(relation.split(".", 1)[0] for relation in EXTRA_RELATIONS)}

@@ -3,11 +3,14 @@
 The same models build on Spark (README, "Moving to a cluster"), but the run around them is
 smaller than on DuckDB, whose state, audit and publish steps read the DuckDB file:
 
-- every run rebuilds from every landing file (a full refresh): incremental loading on Spark's file
-  tables is not built yet, and a full refresh is what an incremental run must equal;
-- the audit is dbt's data tests and source freshness, with the same alerts and exit codes (0, 1 for
-  a failed test, 2 for configuration, 3 for a failed model); the GX suites, the serving copy and
-  the HTML report are not run on Spark yet, and the run says so.
+- a run loads the landing files its ledger (spark_state) does not hold, and the incremental models
+  replace their tables' changed rows (macros/adapters/deletes.sql); `--full-refresh` rebuilds all;
+- the loaded rows' settings (tracking plan, its mode, the PII key) are kept in the Spark folder: a
+  change needs --full-refresh, or --accept-partial-settings to apply it to new rows only;
+- the audit is dbt's data tests, source freshness and the GX suites (spark_validate.py: the same
+  suites through GX's Spark datasource), with the same alerts and exit codes (0, 1 for a failed
+  test or expectation, 2 for configuration, 3 for a failed model or a validation that could not
+  run); the serving copy and the HTML report are not made on Spark yet, and the run says so.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from typing import Any
 
 import yaml
 
-from event_analytics import project
+from event_analytics import project, spark_state
 from event_analytics.alerts import Problem
 from event_analytics.project import ConfigError
 
-NOT_YET = "on Spark, the GX suites, the serving copy and the report are not run yet (README, Moving to a cluster)"
+NOT_YET = "on Spark, the serving copy and the report are not made yet (README, Moving to a cluster)"
 
 
 def target_type(target: str | None) -> str:
@@ -55,12 +58,15 @@ def check_spark_installed() -> None:
 
 def run(options: Any, record: Any, progress: Any) -> None:
     """job._run for a Spark target; raises job.Stop for an exit other than 0."""
+    from event_analytics import spark_validate
     from event_analytics.ingest import plan_load
     from event_analytics.job import Audit, Stop, alert_and_record, console, dbt_build, report_landing, show_problems
     from event_analytics.locking import Busy, warehouse_lock
     from event_analytics.pipeline import landing_location, parse_vars, spark_dir
+    from event_analytics.plan import compile_plan, read_plan
     from event_analytics.quality.rates import freshness_problems
     from event_analytics.secrets import resolve_pii_key
+    from event_analytics.state import load_settings
 
     warehouse: Path = options.warehouse
     try:
@@ -77,22 +83,52 @@ def run(options: Any, record: Any, progress: Any) -> None:
     if key_note:
         console.print(key_note, markup=False, highlight=False)
 
+    folder = spark_dir(warehouse).resolve()
+    full_refresh = bool(options.full_refresh)
+    if not full_refresh and spark_state.ledger(folder) is not None and not spark_state.staging_table(folder).is_dir():
+        # A run stopped while replacing staging's table (deletes.sql): the landing files rebuild it.
+        full_refresh = True
+        record.warnings.append("staging's table is missing from the Spark folder: rebuilding everything")
+        progress.warning(record.warnings[-1])
     progress.stage_start("plan", root)
     try:
-        plan = plan_load(root, warehouse.resolve(), {**settings, "landing_path": root}, full_refresh=True)
+        plan = plan_load(
+            root,
+            folder,
+            {**settings, "landing_path": root},
+            full_refresh=full_refresh,
+            read_ledger=spark_state.ledger,
+        )
     except ConfigError as exc:
         raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     report_landing(plan)
     record.files_loaded = len(plan.files)
     record.seconds["plan"] = round(progress.stage_end("plan", files=len(plan.files)), 3)
-    if not plan.files and not plan.rejected:
-        raise Stop(project.EXIT_VALIDATION_FAILED, f"no event file in {root} (var landing_patterns)")
+    if not plan.files and not plan.rejected and not plan.deferred and not plan.loaded_before:
+        raise Stop(
+            project.EXIT_VALIDATION_FAILED, f"no event file in {root} (var landing_patterns), and none loaded before"
+        )
 
-    progress.stage_start("dbt", f"{len(plan.files)} file(s), rebuilt whole on Spark")
+    current = load_settings(dbt_vars, compile_plan(read_plan()), pii_key)
+    changed = [] if full_refresh else spark_state.settings_drift(folder, current)
+    if changed and not options.accept_partial_settings:
+        raise Stop(
+            project.EXIT_CONFIG_ERROR,
+            f"settings changed since rows were loaded: {'; '.join(changed)}: rerun with --full-refresh to reload "
+            "everything with them, or --accept-partial-settings to apply them to new rows only",
+        )
+    for line in changed:
+        record.warnings.append(f"partial settings: {line}")
+        progress.warning(record.warnings[-1])
+
+    how = "rebuilt whole" if full_refresh else "incremental"
+    progress.stage_start("dbt", f"{len(plan.files)} new file(s), {how} on Spark")
     # One run per Spark folder (its Derby metastore, its staged lines), whichever warehouse names it.
     try:
-        with warehouse_lock(spark_dir(warehouse)):
-            result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=True)
+        with warehouse_lock(folder):
+            result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=full_refresh)
+            if result.ok or result.only_tests_failed:
+                spark_state.record_settings(folder, current)
     except Busy as exc:
         raise Stop(project.EXIT_BUSY, str(exc)) from None
     record.seconds["dbt"] = round(progress.stage_end("dbt", "ok" if result.ok else "failed"), 3)
@@ -113,7 +149,10 @@ def run(options: Any, record: Any, progress: Any) -> None:
     if result.ok and result.target_path is not None:
         audit.checked.add("freshness")
         audit.problems.extend(freshness_problems(result.target_path))
-    record.gx = "skipped"
+    if not audit.errors and not options.skip_validation:
+        spark_validate.validate_run(options, record, progress, audit, settings)
+    elif options.skip_validation:
+        record.gx = "skipped"
     console.print(NOT_YET, markup=False, highlight=False)
     show_problems(audit.problems)
     exit_code = project.EXIT_VALIDATION_FAILED if audit.errors else 0

@@ -3,6 +3,11 @@
 GX opens the DuckDB file read-only and gives it back before returning (gx_compat.release), so dbt
 can write again. The Checkpoint's action updates Data Docs; the failures come back to the caller,
 which alerts (alerts.py) with every other check's.
+
+What does not depend on the engine (which suites, the two passes, suites and validation
+definitions, Data Docs, failures, severities, problems) is shared with spark_validate.py, which
+runs the same suites on a Spark build through GX's Spark datasource: validate_relations takes the
+catalogue and the engine's way of running a Checkpoint.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from event_analytics.alerts import Problem
 from event_analytics.plan import compile_plan, read_plan
 from event_analytics.project import ConfigError
 from event_analytics.quality.masking import mask
@@ -103,7 +110,18 @@ def suites_to_run(
     """Schema suites from expectations/ and PII suites for every relation of `pii_schema`; a schema
     suite whose relation does not exist is a failure by itself. With `changed_since`, see
     scoped_to_changed_rows; with `dbt_tested`, without_dbt_tested."""
-    relations = catalogue(warehouse)
+    return suites_for(catalogue(warehouse), plan, pii_schema, changed_since, dbt_tested)
+
+
+def suites_for(
+    relations: dict[Relation, list[tuple[str, str]]],
+    plan: dict[str, Any],
+    pii_schema: str = PII_SCHEMA,
+    changed_since: str | None = None,
+    dbt_tested: bool = False,
+) -> tuple[list[dict[str, Any]], list[Failure]]:
+    """suites_to_run for a catalogue read by the caller (Spark's: spark_validate.catalogue), its
+    types named as DuckDB's (VARCHAR, JSON, ...): what pii_suite reads of them."""
     reviewed = reviewed_column_names()
     suites, missing = [], []
     for suite in load_schema_suites():
@@ -189,6 +207,23 @@ def rejected_files_suite(since: str) -> dict[str, Any]:
     }
 
 
+def problems_of(failures: list[Failure], tracking_plan_mode: str) -> list[Problem]:
+    """Each failure as the alerts.Problem a run alerts and exits by (what job.gx_audit does for
+    DuckDB): one per suite, relation, column and expectation, a scoped suite's under its own name."""
+    return [
+        Problem(
+            f"gx:{failure.suite.removesuffix('.changed_rows')}",
+            failure.relation,
+            failure.column,
+            failure.expectation,
+            severity_of(failure, tracking_plan_mode),  # type: ignore[arg-type]
+            failure.detail,
+            tuple(failure.examples),
+        )
+        for failure in failures
+    ]
+
+
 def severity_of(failure: Failure, tracking_plan_mode: str) -> str:
     """error fails the run; warn alerts and publishes. Rejected landing files (the good files' data
     is still right) and, in flag mode, unplanned events (let through on purpose) are warnings;
@@ -226,7 +261,53 @@ def validate_warehouse(
     rejected_files_since: str | None = None,
     future_tolerance_minutes: float = 0.0,
 ) -> ValidationReport:
-    """Run every suite; failures come back (masked), Data Docs are updated by a GX action.
+    """Run every suite on the DuckDB file; see validate_relations."""
+    if not warehouse.is_file():
+        raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
+    started = time.perf_counter()
+
+    def run(
+        suites: list[dict[str, Any]], patterns: dict[str, str], now: dt.datetime, result_format: dict[str, Any]
+    ) -> tuple[int, list[Failure]]:
+        return _run_checkpoint(warehouse, suites, patterns, data_docs, now, result_format=result_format)
+
+    report = validate_relations(
+        catalogue(warehouse),
+        run,
+        data_docs=data_docs,
+        pii_schema=pii_schema,
+        changed_since=changed_since,
+        dbt_tested=dbt_tested,
+        rejected_files_since=rejected_files_since,
+        future_tolerance_minutes=future_tolerance_minutes,
+        started=started,
+    )
+    # GX's objects are gone now; collecting them closes the last DuckDB handle (gx_compat, fact 4).
+    gc.collect()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# Runs the suites through GX on one engine: (suites, PII patterns, now, result format) ->
+# (expectations run, failures).
+RunSuites = Callable[[list[dict[str, Any]], dict[str, str], dt.datetime, dict[str, Any]], tuple[int, list[Failure]]]
+
+
+def validate_relations(
+    relations: dict[Relation, list[tuple[str, str]]],
+    run: RunSuites,
+    *,
+    data_docs: Path | None = None,
+    pii_schema: str = PII_SCHEMA,
+    changed_since: str | None = None,
+    dbt_tested: bool = False,
+    rejected_files_since: str | None = None,
+    future_tolerance_minutes: float = 0.0,
+    started: float | None = None,
+) -> ValidationReport:
+    """Run every suite for the catalogue `relations` with `run`, the engine's part (DuckDB's
+    _run_checkpoint, spark_validate's); failures come back (masked), Data Docs are updated by a GX
+    action.
 
     A first pass asks GX only whether each expectation holds (BOOLEAN_ONLY): it then skips the
     query for offending values that every row-level expectation otherwise runs, even when nothing
@@ -236,29 +317,18 @@ def validate_warehouse(
     severity_of). Timestamps may lie up to `future_tolerance_minutes` after now, the clock skew
     staging accepts.
     """
-    if not warehouse.is_file():
-        raise ConfigError(f"warehouse {warehouse} does not exist: run the pipeline first")
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     plan = compile_plan(read_plan())
-    suites, failures = suites_to_run(warehouse, plan, pii_schema, changed_since, dbt_tested)
+    suites, failures = suites_for(relations, plan, pii_schema, changed_since, dbt_tested)
     if rejected_files_since is not None:
         suites.append(rejected_files_suite(rejected_files_since))
     patterns = plan["pii"]["redact"]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=future_tolerance_minutes)
-    expectations, suite_failures = _run_checkpoint(
-        warehouse, suites, patterns, data_docs, now, result_format={"result_format": "BOOLEAN_ONLY"}
-    )
+    expectations, suite_failures = run(suites, patterns, now, {"result_format": "BOOLEAN_ONLY"})
     if suite_failures or failures:
-        expectations, suite_failures = _run_checkpoint(
-            warehouse,
-            suites,
-            patterns,
-            data_docs,
-            now,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES_SHOWN},
+        expectations, suite_failures = run(
+            suites, patterns, now, {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES_SHOWN}
         )
-    # GX's objects are gone now; collecting them closes the last DuckDB handle (gx_compat, fact 4).
-    gc.collect()
     return ValidationReport(
         suites=len(suites),
         expectations=expectations,
@@ -278,17 +348,13 @@ def _run_checkpoint(
 ) -> tuple[int, list[Failure]]:
 
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     from event_analytics.quality import gx_compat
-    from event_analytics.quality.actions import UpdateDataDocsOnce
 
     gx_compat.install()
     # GX warns once per type expectation that DuckDB has no dialect module of its own (gx_compat 6).
     logging.getLogger("great_expectations.expectations.type_comparison").setLevel(logging.ERROR)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context = gx_context()
     datasource = context.data_sources.add_sql(
         name="warehouse",
         connection_string=f"duckdb:///{warehouse.resolve()}",
@@ -298,9 +364,7 @@ def _run_checkpoint(
         definitions = []
         assets: dict[str, Any] = {}
         for suite_data in suites:
-            relation = suite_data["meta"]["relation"]
-            row_filter = suite_data["meta"].get("row_filter")
-            batch_key = f"{relation} where {row_filter}" if row_filter else relation
+            relation, row_filter, batch_key = batch_of(suite_data)
             if batch_key not in assets:
                 schema, name = relation.split(".", 1)
                 if row_filter:
@@ -310,37 +374,8 @@ def _run_checkpoint(
                 else:
                     asset = datasource.add_table_asset(name=relation, table_name=name, schema_name=schema)
                 assets[batch_key] = asset.add_batch_definition_whole_table("whole table")
-            suite = context.suites.add(
-                gx.ExpectationSuite(
-                    name=suite_data["name"],
-                    meta=suite_data["meta"],
-                    expectations=[
-                        ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"]).to_domain_obj()
-                        for e in suite_data["expectations"]
-                    ],
-                )
-            )
-            definitions.append(
-                context.validation_definitions.add(
-                    gx.ValidationDefinition(name=suite_data["name"], data=assets[batch_key], suite=suite)
-                )
-            )
-        actions: list[Any] = []
-        if data_docs is not None:
-            context.add_data_docs_site(
-                DATA_DOCS_SITE,
-                {
-                    "class_name": "SiteBuilder",
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                    "store_backend": {
-                        "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(data_docs.resolve()),
-                    },
-                },
-            )
-            actions.append(
-                UpdateDataDocsOnce(name="update_data_docs", site_names=[DATA_DOCS_SITE], masking_patterns=patterns)
-            )
+            definitions.append(add_validation_definition(context, suite_data, assets[batch_key]))
+        actions = data_docs_actions(context, data_docs, patterns)
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
                 name=CHECKPOINT_NAME,
@@ -350,13 +385,78 @@ def _run_checkpoint(
             )
         )
         result = checkpoint.run(expectation_parameters={NOW_PARAMETER: now})
-        expectations, failures = 0, []
-        for suite_result in result.run_results.values():
-            expectations += len(suite_result.results)
-            failures.extend(failures_of(suite_result, patterns))
-        return expectations, failures
+        return tally(result.run_results, patterns)
     finally:
         gx_compat.release(datasource)
+
+
+# The engine-neutral pieces of a GX run (DuckDB's above, spark_validate's).
+
+
+def gx_context() -> Any:
+    """An ephemeral Data Context (nothing written but Data Docs), without progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def batch_of(suite_data: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(relation, row filter, batch key) of a suite: suites with one key validate one batch."""
+    relation = suite_data["meta"]["relation"]
+    row_filter = suite_data["meta"].get("row_filter")
+    return relation, row_filter, f"{relation} where {row_filter}" if row_filter else relation
+
+
+def add_validation_definition(context: Any, suite_data: dict[str, Any], batch_definition: Any) -> Any:
+    """The suite (plain data, suites.py) added to the context, with its validation definition."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    suite = context.suites.add(
+        gx.ExpectationSuite(
+            name=suite_data["name"],
+            meta=suite_data["meta"],
+            expectations=[
+                ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"]).to_domain_obj()
+                for e in suite_data["expectations"]
+            ],
+        )
+    )
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite_data["name"], data=batch_definition, suite=suite)
+    )
+
+
+def data_docs_actions(context: Any, data_docs: Path | None, patterns: dict[str, str]) -> list[Any]:
+    """The Checkpoint's actions: Data Docs in `data_docs`, values masked (actions.py); none without."""
+    from event_analytics.quality.actions import UpdateDataDocsOnce
+
+    if data_docs is None:
+        return []
+    context.add_data_docs_site(
+        DATA_DOCS_SITE,
+        {
+            "class_name": "SiteBuilder",
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs.resolve()),
+            },
+        },
+    )
+    return [UpdateDataDocsOnce(name="update_data_docs", site_names=[DATA_DOCS_SITE], masking_patterns=patterns)]
+
+
+def tally(run_results: dict[Any, Any], patterns: dict[str, str]) -> tuple[int, list[Failure]]:
+    """(expectations run, failures) of a Checkpoint's results."""
+    expectations, failures = 0, []
+    for suite_result in run_results.values():
+        expectations += len(suite_result.results)
+        failures.extend(failures_of(suite_result, patterns))
+    return expectations, failures
 
 
 def failures_of(suite_result: Any, patterns: dict[str, str]) -> list[Failure]:

@@ -24,22 +24,8 @@ from event_analytics.generate import GenerateOptions, generate
 RECEIVED_LATE = "2026-11-03T09:00:00.000Z"
 
 
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("spark-parity") / "landing"
-    # as `event-analytics generate --out L --events 3000 --faults 0.02` writes it
-    generate(GenerateOptions(out=folder, events=3000, faults=0.02))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def workdir(landing: Path) -> parity.Workdir:
-    return parity.Workdir(landing.parent / "parity")
-
-
-@pytest.fixture(scope="module")
-def full_build(landing: Path, workdir: parity.Workdir) -> parity.ParityResult:
-    return parity.build_and_compare(landing, workdir)
+# The fixtures landing, workdir and full_build (the sample built on both engines) are conftest.py's,
+# shared with test_spark_validation.py.
 
 
 def check(result: parity.ParityResult, step: str) -> None:
