@@ -108,6 +108,15 @@
     {{ this.identifier }}{% if settings is not none %}@{{ local_md5(tojson(settings)) }}{% endif %}
 {%- endmacro %}
 
+{#- Pre-hook of an append model keyed by nothing but its watermark: rows stamped after it were
+    written by a run that stopped before recording it (on DuckDB, never: the insert and the
+    watermark commit together; on Spark they are separate statements), and are written again now. -#}
+{% macro delete_rows_past_watermark(stamp_column) %}
+    {%- if is_incremental() %}
+        {{ delete_rows(this, stamp_column ~ ' > ' ~ watermark()) }}
+    {%- endif %}
+{% endmacro %}
+
 {#-
   Models kept per user (user_key): an incremental run deletes and recomputes the users whose
   events moved since the model's watermark (int_identity__user_partitions), including users left

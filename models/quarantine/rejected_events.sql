@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        pre_hook="{{ delete_rows_past_watermark('rejected_at') }}",
         post_hook=["{{ expire_quarantine_text('rejected_at', ['raw_line', 'raw_bytes']) }}", "{{ record_watermark() }}"],
     )
 }}

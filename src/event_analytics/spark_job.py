@@ -85,7 +85,15 @@ def run(options: Any, record: Any, progress: Any) -> None:
 
     folder = spark_dir(warehouse).resolve()
     full_refresh = bool(options.full_refresh)
-    if not full_refresh and spark_state.ledger(folder) is not None and not spark_state.staging_table(folder).is_dir():
+    try:
+        staging_lost = (
+            not full_refresh
+            and spark_state.ledger(folder) is not None
+            and not spark_state.staging_table(folder).is_dir()
+        )
+    except ConfigError as exc:
+        raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    if staging_lost:
         # A run stopped while replacing staging's table (deletes.sql): the landing files rebuild it.
         full_refresh = True
         record.warnings.append("staging's table is missing from the Spark folder: rebuilding everything")
@@ -110,7 +118,10 @@ def run(options: Any, record: Any, progress: Any) -> None:
         )
 
     current = load_settings(dbt_vars, compile_plan(read_plan()), pii_key)
-    changed = [] if full_refresh else spark_state.settings_drift(folder, current)
+    try:
+        changed = [] if full_refresh else spark_state.settings_drift(folder, current)
+    except ConfigError as exc:
+        raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     if changed and not options.accept_partial_settings:
         raise Stop(
             project.EXIT_CONFIG_ERROR,

@@ -59,7 +59,12 @@ def settings_drift(spark_folder: Path, current: dict[str, str]) -> list[str]:
     path = spark_folder / SETTINGS_FILE
     if not path.is_file() or ledger(spark_folder) is None:
         return []
-    recorded = json.loads(path.read_text())
+    try:
+        recorded = json.loads(path.read_text())
+        if not isinstance(recorded, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} cannot be read ({exc}): rerun with --full-refresh to write it again") from exc
     what = {"tracking_plan": "the tracking plan", "pii_key": "the PII key"}
     return [
         f"the loaded rows follow {what.get(name, name)}: "

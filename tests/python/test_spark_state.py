@@ -13,7 +13,7 @@ import pytest
 
 from event_analytics import spark_state
 from event_analytics.ingest import plan_load
-from event_analytics.project import project_vars
+from event_analytics.project import ConfigError, project_vars
 
 UTC = dt.UTC
 
@@ -113,3 +113,16 @@ def test_settings_recorded_after_a_build_are_compared_with_the_next_runs(
     spark_state.record_settings(tmp_path, recorded)
     ledger_rows(tmp_path, "a", [("a.jsonl", 1, dt.datetime(2026, 1, 1, tzinfo=UTC), None, dt.datetime.now(UTC))])
     assert spark_state.settings_drift(tmp_path, {**recorded, **change}) == expected
+
+
+def test_a_torn_ledger_or_settings_file_is_a_configuration_error(tmp_path: Path) -> None:
+    table = spark_state.ledger_table(tmp_path)
+    table.mkdir(parents=True)
+    (table / "part-0.snappy.parquet").write_bytes(b"PAR1 not a parquet file")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        spark_state.ledger(tmp_path)
+    other = tmp_path / "other"
+    ledger_rows(other, "a", [("a.jsonl", 1, dt.datetime(2026, 1, 1, tzinfo=UTC), None, dt.datetime.now(UTC))])
+    (other / spark_state.SETTINGS_FILE).write_text('{"pii_key": "f1"')  # cut short while written
+    with pytest.raises(ConfigError, match="--full-refresh"):
+        spark_state.settings_drift(other, {"pii_key": "f1"})
