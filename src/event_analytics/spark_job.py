@@ -89,7 +89,7 @@ def run(options: Any, record: Any, progress: Any) -> None:
         staging_lost = (
             not full_refresh
             and spark_state.ledger(folder) is not None
-            and not spark_state.staging_table(folder).is_dir()
+            and not spark_state.committed(spark_state.staging_table(folder))
         )
     except ConfigError as exc:
         raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
@@ -137,6 +137,9 @@ def run(options: Any, record: Any, progress: Any) -> None:
     # One run per Spark folder (its Derby metastore, its staged lines), whichever warehouse names it.
     try:
         with warehouse_lock(folder):
+            for table in spark_state.remove_uncommitted_tables(folder):
+                record.warnings.append(f"removed the folder of {table}, left by a stopped run before it committed")
+                progress.warning(record.warnings[-1])
             result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=full_refresh)
             if result.ok or result.only_tests_failed:
                 spark_state.record_settings(folder, current)

@@ -10,6 +10,7 @@ is append-only on Spark (macros/watermarks.sql), so a path's latest row is its e
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,3 +86,21 @@ def record_settings(spark_folder: Path, current: dict[str, str]) -> None:
 
 def staging_table(spark_folder: Path) -> Path:
     return spark_folder / "tables" / "staging.db" / "stg_segment__events"
+
+
+def remove_uncommitted_tables(spark_folder: Path) -> list[str]:
+    """Table folders that hold nothing but Spark's `_temporary`: a `create table … as select` stopped
+    before it committed, which leaves no table in the metastore but its folder, and Spark then
+    refuses to create the table there again (LOCATION_ALREADY_EXISTS), on every later run. A
+    committed table, even an empty one, has a data file or `_SUCCESS`. Run under the folder's lock."""
+    removed = []
+    for table in sorted((spark_folder / "tables").glob("*.db/*")):
+        if table.is_dir() and not committed(table):
+            shutil.rmtree(table)
+            removed.append(f"{table.parent.name.removesuffix('.db')}.{table.name}")
+    return removed
+
+
+def committed(table: Path) -> bool:
+    """Whether a table folder holds a committed write (remove_uncommitted_tables)."""
+    return table.is_dir() and any(entry.name != "_temporary" for entry in table.iterdir())

@@ -126,3 +126,20 @@ def test_a_torn_ledger_or_settings_file_is_a_configuration_error(tmp_path: Path)
     (other / spark_state.SETTINGS_FILE).write_text('{"pii_key": "f1"')  # cut short while written
     with pytest.raises(ConfigError, match="--full-refresh"):
         spark_state.settings_drift(other, {"pii_key": "f1"})
+
+
+def test_only_folders_of_tables_never_committed_are_removed(tmp_path: Path) -> None:
+    tables = tmp_path / "tables"
+    stopped = tables / "staging.db" / "stg_segment__events" / "_temporary" / "0"
+    stopped.mkdir(parents=True)
+    (stopped / "part-0.parquet").write_bytes(b"half")
+    empty = tables / "quarantine.db" / "rejected_files"
+    empty.mkdir(parents=True)
+    (empty / "_SUCCESS").write_text("")
+    writing = tables / "marts.db" / "dim_users"
+    (writing / "_temporary").mkdir(parents=True)  # an insert into a committed table, stopped
+    (writing / "part-0.parquet").write_bytes(b"rows")
+    assert spark_state.remove_uncommitted_tables(tmp_path) == ["staging.stg_segment__events"]
+    assert not (tables / "staging.db" / "stg_segment__events").exists()
+    assert empty.is_dir() and (writing / "part-0.parquet").is_file()
+    assert spark_state.remove_uncommitted_tables(tmp_path / "never built") == []
