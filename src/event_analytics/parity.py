@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -776,6 +776,16 @@ def open_spark_session(spark_dir: Path, app_name: str) -> Any:
     return spark
 
 
+def spark_tables(spark: Any, schemas: set[str]) -> Iterator[tuple[str, str]]:
+    """(schema, table) of the Spark catalogue's tables in `schemas`, temporary views left out."""
+    for schema in sorted(schemas):
+        if not spark.catalog.databaseExists(schema):
+            continue
+        for table in spark.catalog.listTables(schema):
+            if not table.isTemporary:
+                yield schema, table.name
+
+
 def dump_spark(spark_dir: Path, out: Path) -> None:
     """In the child process: each compared relation of the Spark warehouse to an Arrow file in `out`,
     listed in out/manifest.json."""
@@ -786,34 +796,29 @@ def dump_spark(spark_dir: Path, out: Path) -> None:
     manifest = []
     try:
         schemas = {*SCHEMAS, *(relation.split(".", 1)[0] for relation in EXTRA_RELATIONS)}
-        for schema in sorted(schemas):
-            if not spark.catalog.databaseExists(schema):
+        for schema, table_name in spark_tables(spark, schemas):
+            name = f"{schema}.{table_name}".lower()
+            if not compared(name):
                 continue
-            for table in spark.catalog.listTables(schema):
-                if table.isTemporary:
-                    continue
-                name = f"{schema}.{table.name}".lower()
-                if not compared(name):
-                    continue
-                entry: dict[str, Any] = {"name": name, "file": f"{name}.arrow", "json_columns": []}
-                try:
-                    frame = spark.table(f"`{schema}`.`{table.name}`")
-                    # VARIANT (parsed JSON) travels as its JSON text
-                    variants = [f.name for f in frame.schema.fields if isinstance(f.dataType, VariantType)]
-                    if variants:
-                        frame = frame.select(
-                            *(F.to_json(F.col(c)).alias(c) if c in variants else F.col(c) for c in frame.columns)
-                        )
-                    entry["json_columns"] = variants
-                    arrow = frame.toArrow()
-                    with (
-                        pa.OSFile(str(out / entry["file"]), "wb") as sink,
-                        pa.ipc.new_file(sink, arrow.schema) as writer,
-                    ):
-                        writer.write_table(arrow)
-                except Exception as exc:  # noqa: BLE001 (a relation Spark cannot read is a finding)
-                    entry["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                manifest.append(entry)
+            entry: dict[str, Any] = {"name": name, "file": f"{name}.arrow", "json_columns": []}
+            try:
+                frame = spark.table(f"`{schema}`.`{table_name}`")
+                # VARIANT (parsed JSON) travels as its JSON text
+                variants = [f.name for f in frame.schema.fields if isinstance(f.dataType, VariantType)]
+                if variants:
+                    frame = frame.select(
+                        *(F.to_json(F.col(c)).alias(c) if c in variants else F.col(c) for c in frame.columns)
+                    )
+                entry["json_columns"] = variants
+                arrow = frame.toArrow()
+                with (
+                    pa.OSFile(str(out / entry["file"]), "wb") as sink,
+                    pa.ipc.new_file(sink, arrow.schema) as writer,
+                ):
+                    writer.write_table(arrow)
+            except Exception as exc:  # noqa: BLE001 (a relation Spark cannot read is a finding)
+                entry["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            manifest.append(entry)
     finally:
         spark.stop()
     (out / "manifest.json").write_text(json.dumps(manifest))

@@ -201,18 +201,15 @@ def validate_run(options: Any, record: Any, progress: Any, audit: Any, settings:
 def catalogue(spark: Any, schemas: set[str]) -> dict[Relation, list[tuple[str, str]]]:
     """checks.catalogue of a Spark warehouse: the relations of `schemas` (those the suites look
     at) with their columns in order, types named as DuckDB's where the PII suites read them."""
+    from event_analytics.parity import spark_tables
+
     relations: dict[Relation, list[tuple[str, str]]] = {}
-    for schema in sorted(schemas):
-        if not spark.catalog.databaseExists(schema):
-            continue
-        for table in spark.catalog.listTables(schema):
-            if table.isTemporary:
-                continue
-            fields = spark.table(f"`{schema}`.`{table.name}`").schema.fields
-            relations[Relation(schema, table.name.lower())] = [
-                (field.name, DUCKDB_NAMES.get(field.dataType.typeName(), field.dataType.simpleString().upper()))
-                for field in fields
-            ]
+    for schema, table in spark_tables(spark, schemas):
+        fields = spark.table(f"`{schema}`.`{table}`").schema.fields
+        relations[Relation(schema, table.lower())] = [
+            (field.name, DUCKDB_NAMES.get(field.dataType.typeName(), field.dataType.simpleString().upper()))
+            for field in fields
+        ]
     return relations
 
 
