@@ -31,3 +31,21 @@
     insert into {{ table }} ({{ values.keys() | join(', ') }})
     values ({{ values.values() | join(', ') }})
 {%- endmacro %}
+
+{#-
+  Spark compiles each stage of a plan to one Java method (whole-stage code generation). Staging's
+  statement is too wide for it: the compile fails at Java's 64 KB method limit and Spark falls back
+  to code generated per operator, having paid for the failed attempt in every task. Hooks turn it
+  off for such a model's own statement (false) and then back to the session's setting (true).
+  Staging at 100k events measured 90 s with it and 70 s without. Other engines: nothing.
+-#}
+{% macro whole_stage_codegen(enabled) -%}
+    {{ return(adapter.dispatch('whole_stage_codegen', 'event_analytics')(enabled)) }}
+{%- endmacro %}
+
+{% macro default__whole_stage_codegen(enabled) -%}
+{%- endmacro %}
+
+{% macro spark__whole_stage_codegen(enabled) -%}
+    {{ 'reset spark.sql.codegen.wholeStage' if enabled else 'set spark.sql.codegen.wholeStage = false' }}
+{%- endmacro %}

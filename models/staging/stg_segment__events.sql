@@ -2,8 +2,9 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ reset_landing_ledger() }}",
+        pre_hook=["{{ reset_landing_ledger() }}", "{{ whole_stage_codegen(false) }}"],
         post_hook=[
+            "{{ whole_stage_codegen(true) }}",
             "{{ record_loaded_files() }}",
             "{{ expire_quarantine_text('_loaded_at', ['raw_line', 'raw_bytes']) }}",
             "{{ record_watermark() }}",
