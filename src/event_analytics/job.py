@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
@@ -30,6 +31,9 @@ from event_analytics import alerts, project
 from event_analytics.alerts import Problem
 from event_analytics.project import ConfigError
 from event_analytics.runlog import Progress, RunRecord, new_run_id, runs_path
+
+if TYPE_CHECKING:
+    from event_analytics.serving import Published
 
 console = Console(stderr=True, soft_wrap=True)
 UNMATCHED_SHOWN = 5
@@ -554,14 +558,21 @@ def publish_reviewed(warehouse: Path, serving: Path) -> None:
     publish_marts(warehouse, serving, SUITES_NOT_RUN)
 
 
-def publish_marts(warehouse: Path, serving: Path, suites: str, record: RunRecord | None = None) -> None:
-    """Publish, then say so and where the report is; `suites`: the audit's outcome (serving.SUITES_*)."""
+def publish_marts(
+    warehouse: Path,
+    serving: Path,
+    suites: str,
+    record: RunRecord | None = None,
+    publish_with: Callable[[], Published] | None = None,
+) -> None:
+    """Publish, then say so and where the report is; `suites`: the audit's outcome (serving.SUITES_*).
+    `publish_with` publishes instead of serving.publish (a Spark build's, spark_publish)."""
     from filelock import Timeout
 
     from event_analytics.serving import publish
 
     try:
-        published = publish(warehouse, serving, suites)
+        published = publish_with() if publish_with is not None else publish(warehouse, serving, suites)
     except (OSError, RuntimeError, duckdb.Error, Timeout) as exc:
         raise stop_for(exc, warehouse, f"publishing to {serving} failed") from None
     if record is not None:

@@ -107,20 +107,23 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def publish(warehouse: Path, serving: Path, suites: str = SUITES_NOT_RUN) -> Published:
+def publish(warehouse: Path, serving: Path, suites: str = SUITES_NOT_RUN, origin: str | None = None) -> Published:
     """Copy the working warehouse's marts to `serving` (see the module's docstring); one publish
     to a folder at a time. The caller checks the folder first (check_serving_dir). `suites`: what
-    the caller knows of the audit (SUITES_*), recorded in the manifest and the report."""
+    the caller knows of the audit (SUITES_*), recorded in the manifest and the report. `origin`:
+    where the marts were built, for the manifest, when not `warehouse` (spark_publish)."""
     serving.mkdir(parents=True, exist_ok=True)
     # Two warehouses may publish to one folder: one publish at a time.
     with FileLock(str(serving / LOCK_NAME), timeout=PUBLISH_WAIT_SECONDS):
-        return publish_locked(warehouse, serving, suites)
+        return publish_locked(warehouse, serving, suites, origin)
 
 
 PUBLISH_WAIT_SECONDS = 600
 
 
-def publish_locked(warehouse: Path, serving: Path, suites: str = SUITES_NOT_RUN) -> Published:
+def publish_locked(
+    warehouse: Path, serving: Path, suites: str = SUITES_NOT_RUN, origin: str | None = None
+) -> Published:
     from event_analytics.report import render_report
 
     now = dt.datetime.now(dt.UTC)
@@ -160,7 +163,7 @@ def publish_locked(warehouse: Path, serving: Path, suites: str = SUITES_NOT_RUN)
         manifest = {
             "publish_id": publish_id,
             "published_at": now.isoformat(timespec="seconds"),
-            "warehouse": str(warehouse),
+            "warehouse": origin or str(warehouse),
             "landing": covered,
             "marts": {name: {"rows": counts[name], "columns": columns_of[name]} for name in marts},
             "quality": quality,

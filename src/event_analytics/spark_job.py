@@ -10,7 +10,11 @@ smaller than on DuckDB, whose state, audit and publish steps read the DuckDB fil
 - the audit is dbt's data tests, source freshness and the GX suites (spark_validate.py: the same
   suites through GX's Spark datasource), with the same alerts and exit codes (0, 1 for a failed
   test or expectation, 2 for configuration, 3 for a failed model or a validation that could not
-  run); the serving copy and the HTML report are not made on Spark yet, and the run says so.
+  run);
+- a run that passes its audit publishes the marts to the serving copy with its report, written
+  from Spark (spark_publish.py), as a DuckDB run does; one that fails publishes nothing.
+
+The Spark folder's lock is held from the build to the publish: a second run exits 4 at once.
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ import yaml
 from event_analytics import project, spark_state
 from event_analytics.alerts import Problem
 from event_analytics.project import ConfigError
-
-NOT_YET = "on Spark, the serving copy and the report are not made yet (README, Moving to a cluster)"
 
 
 def target_type(target: str | None) -> str:
@@ -58,14 +60,13 @@ def check_spark_installed() -> None:
 
 def run(options: Any, record: Any, progress: Any) -> None:
     """job._run for a Spark target; raises job.Stop for an exit other than 0."""
-    from event_analytics import spark_validate
     from event_analytics.ingest import plan_load
-    from event_analytics.job import Audit, Stop, alert_and_record, console, dbt_build, report_landing, show_problems
+    from event_analytics.job import Stop, console, dbt_build, report_landing
     from event_analytics.locking import Busy, warehouse_lock
     from event_analytics.pipeline import landing_location, parse_vars, spark_dir
     from event_analytics.plan import compile_plan, read_plan
-    from event_analytics.quality.rates import freshness_problems
     from event_analytics.secrets import resolve_pii_key
+    from event_analytics.serving import check_serving_dir
     from event_analytics.state import load_settings
 
     warehouse: Path = options.warehouse
@@ -75,6 +76,7 @@ def run(options: Any, record: Any, progress: Any) -> None:
         pii_key, key_note = resolve_pii_key(warehouse, allow_local=options.dev_key)
         settings = project.project_vars(dbt_vars)
         root = landing_location(options.landing or project.resolve_landing(settings["landing_path"]))
+        check_serving_dir(options.serving, warehouse, root)
     except ConfigError as exc:
         raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
     for warning in var_warnings:
@@ -134,7 +136,8 @@ def run(options: Any, record: Any, progress: Any) -> None:
 
     how = "rebuilt whole" if full_refresh else "incremental"
     progress.stage_start("dbt", f"{len(plan.files)} new file(s), {how} on Spark")
-    # One run per Spark folder (its Derby metastore, its staged lines), whichever warehouse names it.
+    # One run per Spark folder (its Derby metastore, its staged lines), whichever warehouse names it,
+    # from the build to the publish.
     try:
         with warehouse_lock(folder):
             for table in spark_state.remove_uncommitted_tables(folder):
@@ -143,8 +146,21 @@ def run(options: Any, record: Any, progress: Any) -> None:
             result = dbt_build(options, progress, plan, root, dbt_vars, pii_key, full_refresh=full_refresh)
             if result.ok or result.only_tests_failed:
                 spark_state.record_settings(folder, current)
+            audit_and_publish(options, record, progress, settings, folder, result)
     except Busy as exc:
         raise Stop(project.EXIT_BUSY, str(exc)) from None
+
+
+def audit_and_publish(
+    options: Any, record: Any, progress: Any, settings: dict[str, Any], folder: Path, result: Any
+) -> None:
+    """After dbt's build on Spark: its tests, freshness and the GX suites, then the publish."""
+    from event_analytics import spark_validate
+    from event_analytics.job import Audit, Stop, alert_and_record, console, not_published, publish_marts, show_problems
+    from event_analytics.quality.rates import freshness_problems
+    from event_analytics.serving import SUITES_PASSED
+    from event_analytics.spark_publish import publish_spark
+
     record.seconds["dbt"] = round(progress.stage_end("dbt", "ok" if result.ok else "failed"), 3)
     audit = Audit(checked={"dbt"})
     if not result.ok and not result.only_tests_failed:
@@ -167,11 +183,23 @@ def run(options: Any, record: Any, progress: Any) -> None:
         spark_validate.validate_run(options, record, progress, audit, settings)
     elif options.skip_validation:
         record.gx = "skipped"
-    console.print(NOT_YET, markup=False, highlight=False)
     show_problems(audit.problems)
+    if not audit.errors:
+        if options.skip_validation:
+            console.print(not_published(options.serving, "--skip-validation leaves the audit unfinished"), markup=False)
+        else:
+            manifest = result.target_path / "manifest.json"
+            publish_marts(
+                options.warehouse,
+                options.serving,
+                SUITES_PASSED,
+                record,
+                publish_with=lambda: publish_spark(folder, options.serving, manifest, SUITES_PASSED),
+            )
     exit_code = project.EXIT_VALIDATION_FAILED if audit.errors else 0
     alert_and_record(options, record, audit, exit_code=exit_code)
     if audit.errors:
+        console.print(not_published(options.serving, "this run failed"), markup=False)
         first = audit.errors[0]
         more = f" (and {len(audit.errors) - 1} more)" if len(audit.errors) > 1 else ""
         raise Stop(project.EXIT_VALIDATION_FAILED, f"{first}{more}")

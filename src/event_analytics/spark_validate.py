@@ -169,27 +169,20 @@ def validate_run(options: Any, record: Any, progress: Any, audit: Any, settings:
     """The GX step of `run --target spark` (job.validate's): every suite on every row of the Spark
     folder beside options.warehouse, dbt's tests not repeated when its build passed them, the
     landing files rejected since the run started among the failures (warnings); Data Docs in
-    data_docs/ beside the warehouse, as on DuckDB. Holds the Spark folder's lock while it reads."""
-    from event_analytics import project
-    from event_analytics.job import Stop
-    from event_analytics.locking import Busy, warehouse_lock
+    data_docs/ beside the warehouse, as on DuckDB. The caller holds the Spark folder's lock."""
     from event_analytics.pipeline import spark_dir
 
     folder = spark_dir(options.warehouse).resolve()
     started = dt.datetime.fromisoformat(record.started_at).astimezone(dt.UTC).replace(tzinfo=None)
     progress.stage_start("gx", "all rows, on Spark")
-    try:
-        with warehouse_lock(folder):
-            report = gx_audit(
-                folder,
-                audit,
-                settings,
-                data_docs=options.warehouse.parent / "data_docs",
-                dbt_tested=record.dbt == "success",
-                rejected_files_since=started.isoformat(sep=" "),
-            )
-    except Busy as exc:
-        raise Stop(project.EXIT_BUSY, str(exc)) from None
+    report = gx_audit(
+        folder,
+        audit,
+        settings,
+        data_docs=options.warehouse.parent / "data_docs",
+        dbt_tested=record.dbt == "success",
+        rejected_files_since=started.isoformat(sep=" "),
+    )
     record.seconds["gx"] = round(progress.stage_end("gx", "passed" if report.success else "found problems"), 3)
     record.gx = "passed" if report.success else "failed"
 

@@ -1,6 +1,7 @@
 """make test-spark (issue 21): `event-analytics run --target spark` validates the Spark tables with
 the GX suites that validate DuckDB's, through GX's Spark datasource (spark_validate.py), with the
-same problems, alerts and exit codes.
+same problems, alerts and exit codes, and a run that passes publishes the same serving copy as
+DuckDB's run (spark_publish.py); one that fails publishes nothing.
 
 The Spark build is conftest.py's (the sample with faults, built on both engines for the parity
 tests). A run here is job.run_job on that build's warehouse with dbt's build replaced by a
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from event_analytics import alerts, job, parity
@@ -30,6 +32,7 @@ from event_analytics.project import EXIT_VALIDATION_FAILED, project_dir
 from event_analytics.quality.checks import problems_of, validate_warehouse
 from event_analytics.quality.suites import load_schema_suites
 from event_analytics.runlog import runs_path
+from event_analytics.serving import SUITES_PASSED, publish
 from event_analytics.spark_validate import SPARK_TYPES, for_spark
 from slack_server import slack_webhook
 
@@ -70,6 +73,7 @@ def test_the_sample_passes_the_suites_on_spark(
     landing: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     require_spark_build(workdir)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -88,6 +92,25 @@ def test_the_sample_passes_the_suites_on_spark(
         f"validation passed: {duckdb_report.suites} suites, {duckdb_report.expectations} expectations, 0 failed" in err
     )
     assert (workdir.spark_warehouse.parent / "data_docs" / "index.html").is_file()
+    # Published: the same marts, rows, types and comments as DuckDB's publish of its twin.
+    assert last["published"] is True
+    duckdb_serving = tmp_path / "duckdb-serving"
+    publish(workdir.duckdb_warehouse, duckdb_serving, SUITES_PASSED)
+    spark_copy, duckdb_copy = serving(workdir) / "analytics.duckdb", duckdb_serving / "analytics.duckdb"
+    published = parity.compare(parity.read_duckdb(duckdb_copy), parity.read_duckdb(spark_copy))
+    assert published.ok, published.describe()
+    assert len(published.relations) == len(list((duckdb_serving / "parquet").glob("*.parquet"))) > 10
+    assert shape(spark_copy) == shape(duckdb_copy)
+    for mart in (serving(workdir) / "parquet").glob("*.parquet"):
+        assert pq.read_schema(mart).equals(pq.read_schema(duckdb_serving / "parquet" / mart.name))
+    spark_manifest = json.loads((serving(workdir) / "manifest.json").read_text())
+    duckdb_manifest = json.loads((duckdb_serving / "manifest.json").read_text())
+    assert spark_manifest["warehouse"] == str(workdir.spark_dir.resolve())
+    for section in ("marts", "landing"):
+        assert spark_manifest[section] == duckdb_manifest[section]
+    assert spark_manifest["quality"]["quarantined"] == duckdb_manifest["quality"]["quarantined"]
+    assert spark_manifest["quality"]["duplicates"] == duckdb_manifest["quality"]["duplicates"]
+    assert "<html" in (serving(workdir) / "report.html").read_text()
 
 
 def test_an_email_in_a_mart_and_a_dropped_column_fail_the_run_and_alert(
@@ -98,12 +121,16 @@ def test_an_email_in_a_mart_and_a_dropped_column_fail_the_run_and_alert(
     tmp_path: Path,
 ) -> None:
     require_spark_build(workdir)
+    manifest = serving(workdir) / "manifest.json"
+    before = manifest.read_text() if manifest.exists() else None
     with broken_marts_on_spark(workdir.spark_dir), slack_webhook() as (url, slack):
         monkeypatch.setenv(alerts.WEBHOOK_VARIABLE, url)
         code = run_on_spark(workdir, landing, monkeypatch)
     assert code == EXIT_VALIDATION_FAILED
     last = last_run(workdir)
     assert (last["exit_code"], last["gx"], last["problems"]["error"]) == (1, "failed", 4)
+    assert last["published"] is False
+    assert (manifest.read_text() if manifest.exists() else None) == before
     assert gx_problems(workdir) == EXPECTED_PROBLEMS
     # One alert with the four, the email masked there and in Data Docs.
     posted = json.dumps(slack.posts)
@@ -127,13 +154,32 @@ def test_an_email_in_a_mart_and_a_dropped_column_fail_the_run_and_alert(
 def run_on_spark(workdir: parity.Workdir, landing: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     """`event-analytics run --target spark` on the built Spark folder, dbt's build a no-op; its
     exit code."""
-    monkeypatch.setattr(job, "dbt_build", lambda *args, **kwargs: RunResult(returncode=0, wall_seconds=0.0))
-    options = job.RunOptions(warehouse=workdir.spark_warehouse, serving=None, landing=str(landing), target="spark")
+    # The build's dbt target folder (pipeline.run_dbt's, beside the warehouse): its manifest.json
+    # gives the publish the marts' contracts.
+    built = RunResult(returncode=0, wall_seconds=0.0, target_path=workdir.spark_warehouse.parent / ".dbt-target-events")
+    monkeypatch.setattr(job, "dbt_build", lambda *args, **kwargs: built)
+    options = job.RunOptions(
+        warehouse=workdir.spark_warehouse, serving=serving(workdir), landing=str(landing), target="spark"
+    )
     try:
         job.run_job(options)
     except job.Stop as stop:
         return stop.code
     return 0
+
+
+def serving(workdir: parity.Workdir) -> Path:
+    return workdir.spark_warehouse.parent / "serving"
+
+
+def shape(copy: Path) -> list[tuple[str, str, str, str | None]]:
+    """The marts' columns of a serving copy: (table, column, type, comment), and the tables' comments."""
+    with duckdb.connect(str(copy), read_only=True) as con:
+        return con.execute(
+            "select table_name, column_name, data_type, comment from duckdb_columns() where schema_name = 'marts'"
+            " union all select table_name, '', '', comment from duckdb_tables() where schema_name = 'marts'"
+            " order by all"
+        ).fetchall()
 
 
 def require_spark_build(workdir: parity.Workdir) -> None:
