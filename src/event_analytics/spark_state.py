@@ -92,15 +92,17 @@ def remove_uncommitted_tables(spark_folder: Path) -> list[str]:
     """Table folders that hold nothing but Spark's `_temporary`: a `create table … as select` stopped
     before it committed, which leaves no table in the metastore but its folder, and Spark then
     refuses to create the table there again (LOCATION_ALREADY_EXISTS), on every later run. A
-    committed table, even an empty one, has a data file or `_SUCCESS`. Run under the folder's lock."""
+    committed table has a data file or `_SUCCESS`; a table created empty (`create table`, the meta
+    tables) has an empty folder, which stays. Run under the folder's lock."""
     removed = []
     for table in sorted((spark_folder / "tables").glob("*.db/*")):
-        if table.is_dir() and not committed(table):
+        if table.is_dir() and {entry.name for entry in table.iterdir()} == {"_temporary"}:
             shutil.rmtree(table)
             removed.append(f"{table.parent.name.removesuffix('.db')}.{table.name}")
     return removed
 
 
 def committed(table: Path) -> bool:
-    """Whether a table folder holds a committed write (remove_uncommitted_tables)."""
+    """Whether a table's folder holds a committed write: a data file or `_SUCCESS` (an empty
+    folder or one with only `_temporary` does not)."""
     return table.is_dir() and any(entry.name != "_temporary" for entry in table.iterdir())

@@ -139,7 +139,9 @@ def test_only_folders_of_tables_never_committed_are_removed(tmp_path: Path) -> N
     writing = tables / "marts.db" / "dim_users"
     (writing / "_temporary").mkdir(parents=True)  # an insert into a committed table, stopped
     (writing / "part-0.parquet").write_bytes(b"rows")
+    created = tables / "meta.db" / "moved_partitions"  # `create table`, nothing inserted yet
+    created.mkdir(parents=True)
     assert spark_state.remove_uncommitted_tables(tmp_path) == ["staging.stg_segment__events"]
     assert not (tables / "staging.db" / "stg_segment__events").exists()
-    assert empty.is_dir() and (writing / "part-0.parquet").is_file()
+    assert empty.is_dir() and (writing / "part-0.parquet").is_file() and created.is_dir()
     assert spark_state.remove_uncommitted_tables(tmp_path / "never built") == []
