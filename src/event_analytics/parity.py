@@ -734,19 +734,10 @@ def read_spark(spark_dir: Path, *, timeout: float = 900) -> dict[str, Relation]:
         return {}
     with tempfile.TemporaryDirectory(prefix="parity-spark-") as scratch:
         out = Path(scratch)
-        log = out / "dump.log"
-        env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
-        with log.open("wb") as sink:
-            code = subprocess.run(
-                [sys.executable, "-m", "event_analytics.parity", "dump-spark", str(spark_dir.resolve()), str(out)],
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=str(project_dir()),
-                timeout=timeout,
-            ).returncode
+        code, tail = run_spark_child(
+            "event_analytics.parity", ["dump-spark", str(spark_dir.resolve()), str(out)], out / "dump.log", timeout
+        )
         if code != 0:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             raise ParityError(
                 f"reading Spark folder {spark_dir} failed (exit {code}; its Derby metastore admits one JVM at a"
                 f" time: is a dbt run on Spark still going?):\n{tail}"
@@ -761,6 +752,23 @@ def read_spark(spark_dir: Path, *, timeout: float = 900) -> dict[str, Relation]:
                 table = pa.ipc.open_file(source).read_all()
             relations[entry["name"]] = Relation.from_arrow(table, entry["json_columns"])
         return relations
+
+
+def run_spark_child(module: str, arguments: list[str], log: Path, timeout: float) -> tuple[int, str]:
+    """`python -m module arguments` in a child process, with a JVM of its own (Derby admits one at a
+    time), its output in `log`: the exit code and the log's last lines. Raises
+    subprocess.TimeoutExpired after `timeout` seconds."""
+    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+    with log.open("wb") as sink:
+        code = subprocess.run(
+            [sys.executable, "-m", module, *arguments],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(project_dir()),
+            timeout=timeout,
+        ).returncode
+    return code, "\n".join(log.read_text(errors="replace").splitlines()[-15:])
 
 
 def open_spark_session(spark_dir: Path, app_name: str) -> Any:

@@ -14,7 +14,6 @@ the same files, types and comments whichever engine built the marts.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from typing import Any
 
 import duckdb
 
-from event_analytics.project import project_dir
 from event_analytics.serving import SERVED_SCHEMA, Published, literal, publish, quoted
 
 PUBLISH_TIMEOUT_SECONDS = 3600
@@ -68,18 +66,14 @@ def publish_spark(
 
 
 def export(folder: Path, work: Path, timeout: float) -> None:
-    log = work / "export.log"
-    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
-    command = [sys.executable, "-m", "event_analytics.spark_publish", str(folder.resolve()), str(work)]
-    with log.open("wb") as sink:
-        try:
-            code = subprocess.run(
-                command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=str(project_dir()), timeout=timeout
-            ).returncode
-        except subprocess.TimeoutExpired:
-            raise SparkPublishError(f"exporting the marts of Spark folder {folder} took over {timeout:.0f} s") from None
+    from event_analytics.parity import run_spark_child
+
+    arguments = [str(folder.resolve()), str(work)]
+    try:
+        code, tail = run_spark_child("event_analytics.spark_publish", arguments, work / "export.log", timeout)
+    except subprocess.TimeoutExpired:
+        raise SparkPublishError(f"exporting the marts of Spark folder {folder} took over {timeout:.0f} s") from None
     if code != 0 or not (work / "exported.json").is_file():
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         raise SparkPublishError(f"exporting the marts of Spark folder {folder} failed (exit {code}):\n{tail}")
 
 

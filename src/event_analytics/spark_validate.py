@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from event_analytics.project import ConfigError, project_dir
+from event_analytics.project import ConfigError
 from event_analytics.quality.checks import CHECKPOINT_NAME, Failure, ValidationReport
 from event_analytics.quality.suites import CATEGORY_META, NOW_PARAMETER, PII_SCHEMA, SCHEMA_SUITE_FOLDERS, Relation
 
@@ -95,19 +95,15 @@ def validate_spark(
     with tempfile.TemporaryDirectory(prefix="spark-validate-") as scratch:
         work = Path(scratch)
         (work / "request.json").write_text(json.dumps(request))
-        log = work / "validate.log"
-        env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
-        command = [sys.executable, "-m", "event_analytics.spark_validate", str(folder.resolve()), str(work)]
-        with log.open("wb") as sink:
-            try:
-                code = subprocess.run(
-                    command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=str(project_dir()), timeout=timeout
-                ).returncode
-            except subprocess.TimeoutExpired:
-                raise SparkValidationError(f"validating Spark folder {folder} took over {timeout:.0f} s") from None
+        from event_analytics.parity import run_spark_child
+
+        arguments = [str(folder.resolve()), str(work)]
+        try:
+            code, tail = run_spark_child("event_analytics.spark_validate", arguments, work / "validate.log", timeout)
+        except subprocess.TimeoutExpired:
+            raise SparkValidationError(f"validating Spark folder {folder} took over {timeout:.0f} s") from None
         report_path = work / "report.json"
         if code != 0 or not report_path.is_file():
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             raise SparkValidationError(
                 f"validating Spark folder {folder} failed (exit {code}; its Derby metastore admits one JVM at a"
                 f" time: is a dbt run on Spark still going?):\n{tail}"
