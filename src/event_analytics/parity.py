@@ -37,6 +37,7 @@ import json
 import math
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -767,8 +768,18 @@ def run_spark_child(module: str, arguments: list[str], log: Path, timeout: float
             env=env,
             cwd=str(project_dir()),
             timeout=timeout,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         ).returncode
     return code, "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+
+
+def die_with_parent() -> None:
+    """In the child, before it starts: Linux kills it when its parent dies. A killed run's child
+    would otherwise go on using the Spark folder without the run's lock (its JVM ends with it)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def open_spark_session(spark_dir: Path, app_name: str) -> Any:

@@ -13,20 +13,25 @@ the same files, types and comments whichever engine built the marts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from event_analytics.serving import SERVED_SCHEMA, Published, literal, publish, quoted
 
 PUBLISH_TIMEOUT_SECONDS = 3600
 WORK_PREFIX = "publish-"
+FAILED_LOG = "publish-failed.log"
 # What the manifest's quality and landing sections read (serving.quality_status, landing_coverage),
 # as Spark SQL: the ledger and the watermarks are append-only on Spark, so a path's latest row is
 # its entry and the latest watermark is the max.
@@ -56,7 +61,8 @@ def publish_spark(
     # Beside the tables (the marts may be large for /tmp); the caller holds the folder's lock, so a
     # folder left by a stopped publish is nobody's.
     for stale in folder.glob(f"{WORK_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=WORK_PREFIX, dir=folder) as scratch:
         work = Path(scratch)
         export(folder, work, timeout)
@@ -74,7 +80,15 @@ def export(folder: Path, work: Path, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         raise SparkPublishError(f"exporting the marts of Spark folder {folder} took over {timeout:.0f} s") from None
     if code != 0 or not (work / "exported.json").is_file():
-        raise SparkPublishError(f"exporting the marts of Spark folder {folder} failed (exit {code}):\n{tail}")
+        # The run reports an error's first line: the reason goes there, the whole log beside the tables.
+        kept = folder / FAILED_LOG
+        shutil.copyfile(work / "export.log", kept)
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        reason = next((line for line in reversed(lines) if "Error" in line or "Exception" in line), None)
+        raise SparkPublishError(
+            f"exporting the marts of Spark folder {folder} failed (exit {code}): "
+            f"{reason or (lines[-1] if lines else 'no output')} (log: {kept})"
+        )
 
 
 def mart_models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -98,32 +112,63 @@ def load_source(work: Path, source: Path, models: dict[str, dict[str, Any]]) -> 
     exported = json.loads((work / "exported.json").read_text())
     with duckdb.connect(str(source)) as con:
         con.execute("set enable_progress_bar = false")
-        # Spark's timestamps are written as instants: read back in UTC, the session's zone
+        # Spark's timestamps are UTC (the session's zone): instants are made naive in UTC below
         con.execute("set TimeZone = 'UTC'")
         for schema in {SERVED_SCHEMA, *(name.split(".", 1)[0] for name in COUNTED)}:
             con.execute(f"create schema if not exists {schema}")
         for name in exported["marts"]:
-            files = literal(str(work / "marts" / name / "*.parquet"))
             target = f"{SERVED_SCHEMA}.{quoted(name)}"
             model = models.get(name)
-            sent = [row[0] for row in con.execute(f"describe select * from read_parquet({files})").fetchall()]
-            columns = [(column, comment, data_type) for column, comment, data_type in (model or {}).get("columns", [])]
-            if not columns or {column for column, _, _ in columns} != set(sent):
-                # A mart without a complete contract keeps Spark's columns and types
-                columns = [(column, None, None) for column in sent]
-            select = ", ".join(
-                f"cast({quoted(column)} as {data_type}) as {quoted(column)}" if data_type else quoted(column)
-                for column, _, data_type in columns
-            )
-            con.execute(f"create table {target} as select {select} from read_parquet({files})")
+            with exported_rows(work / "marts" / name) as rows:
+                con.register("exported_rows", rows)
+                sent = [field.name for field in rows.schema]
+                columns = [
+                    (column, comment, data_type) for column, comment, data_type in (model or {}).get("columns", [])
+                ]
+                if not columns or {column for column, _, _ in columns} != set(sent):
+                    # A mart without a complete contract keeps Spark's columns and types
+                    columns = [(column, None, None) for column in sent]
+                select = ", ".join(
+                    f"cast({quoted(column)} as {data_type}) as {quoted(column)}" if data_type else quoted(column)
+                    for column, _, data_type in columns
+                )
+                con.execute(f"create table {target} as select {select} from exported_rows")
+                con.unregister("exported_rows")
+            naive_timestamps(con, SERVED_SCHEMA, name)
             if model and model["description"]:
                 con.execute(f"comment on table {target} is {literal(model['description'])}")
             for column, comment, _ in columns:
                 if comment:
                     con.execute(f"comment on column {target}.{quoted(column)} is {literal(comment)}")
         for name in exported["counted"]:
-            files = literal(str(work / "counted" / name / "*.parquet"))
-            con.execute(f"create table {name} as select * from read_parquet({files})")
+            with exported_rows(work / "counted" / name) as rows:
+                con.register("exported_rows", rows)
+                con.execute(f"create table {name} as select * from exported_rows")
+                con.unregister("exported_rows")
+            naive_timestamps(con, *name.split("."))
+
+
+@contextlib.contextmanager
+def exported_rows(folder: Path) -> Iterator[pa.RecordBatchReader]:
+    """The rows of the one Parquet file Spark wrote in `folder`, streamed. Read by pyarrow, not by
+    DuckDB's read_parquet, which takes a path as a glob pattern: a Spark folder named with `[`
+    would match nothing. Spark's default INT96 timestamps come as microseconds."""
+    (path,) = sorted(folder.glob("*.parquet"))
+    with pq.ParquetFile(path, coerce_int96_timestamp_unit="us") as parquet:
+        yield pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
+
+
+def naive_timestamps(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """Timestamps written as instants (TIMESTAMP_MICROS, as a cluster may write them) as UTC
+    wall-clock times, the type DuckDB's build gives them: read in another zone, they would carry
+    its offset into the manifest."""
+    instants = con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?"
+        " and data_type in ('TIMESTAMP WITH TIME ZONE', 'TIMESTAMP_NS')",
+        [schema, table],
+    ).fetchall()
+    for (column,) in instants:
+        con.execute(f"alter table {schema}.{quoted(table)} alter {quoted(column)} type timestamp")
 
 
 def export_in_child(folder: Path, work: Path) -> None:
