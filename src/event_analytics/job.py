@@ -450,8 +450,17 @@ def prune_data_docs(docs: Path, keep: int = DATA_DOCS_KEPT) -> None:
         del suite_dir
 
 
-def finish(options: RunOptions, record: RunRecord, progress: Progress, audit: Audit, run_state: dict[str, Any]) -> None:
-    """Publish when no error was found, record the success, alert, and end the run."""
+def finish(
+    options: RunOptions,
+    record: RunRecord,
+    progress: Progress,
+    audit: Audit,
+    run_state: dict[str, Any] | None,
+    publish_with: Callable[[], Published] | None = None,
+) -> None:
+    """Publish when no error was found, record the success, alert, and end the run. `run_state`:
+    what the DuckDB warehouse records of a successful run (None on Spark, whose folder keeps its
+    own); `publish_with` as for publish_marts."""
     from event_analytics.serving import SUITES_PASSED
     from event_analytics.state import record_success
 
@@ -462,8 +471,9 @@ def finish(options: RunOptions, record: RunRecord, progress: Progress, audit: Au
             console.print(not_published(serving, "--skip-validation leaves the audit unfinished"), markup=False)
         else:
             # Before the success is recorded: a run whose publish fails is redone, and publishes, next time.
-            publish_marts(warehouse, serving, SUITES_PASSED, record)
-        record_success(warehouse, run_state, validated=not options.skip_validation)
+            publish_marts(warehouse, serving, SUITES_PASSED, record, publish_with)
+        if run_state is not None:
+            record_success(warehouse, run_state, validated=not options.skip_validation)
     exit_code = project.EXIT_VALIDATION_FAILED if audit.errors else 0
     alert_and_record(options, record, audit, exit_code=exit_code)
     if audit.errors:

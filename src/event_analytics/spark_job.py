@@ -156,7 +156,7 @@ def audit_and_publish(
 ) -> None:
     """After dbt's build on Spark: its tests, freshness and the GX suites, then the publish."""
     from event_analytics import spark_validate
-    from event_analytics.job import Audit, Stop, alert_and_record, console, not_published, publish_marts, show_problems
+    from event_analytics.job import Audit, Stop, alert_and_record, console, finish
     from event_analytics.quality.rates import freshness_problems
     from event_analytics.serving import SUITES_PASSED
     from event_analytics.spark_publish import publish_spark
@@ -183,24 +183,7 @@ def audit_and_publish(
         spark_validate.validate_run(options, record, progress, audit, settings)
     elif options.skip_validation:
         record.gx = "skipped"
-    show_problems(audit.problems)
-    if not audit.errors:
-        if options.skip_validation:
-            console.print(not_published(options.serving, "--skip-validation leaves the audit unfinished"), markup=False)
-        else:
-            manifest = result.target_path / "manifest.json"
-            publish_marts(
-                options.warehouse,
-                options.serving,
-                SUITES_PASSED,
-                record,
-                publish_with=lambda: publish_spark(folder, options.serving, manifest, SUITES_PASSED),
-            )
-    exit_code = project.EXIT_VALIDATION_FAILED if audit.errors else 0
-    alert_and_record(options, record, audit, exit_code=exit_code)
-    if audit.errors:
-        console.print(not_published(options.serving, "this run failed"), markup=False)
-        first = audit.errors[0]
-        more = f" (and {len(audit.errors) - 1} more)" if len(audit.errors) > 1 else ""
-        raise Stop(project.EXIT_VALIDATION_FAILED, f"{first}{more}")
-    record.warnings.extend(str(problem) for problem in audit.warnings)
+    manifest = result.target_path / "manifest.json"
+    finish(
+        options, record, progress, audit, None, lambda: publish_spark(folder, options.serving, manifest, SUITES_PASSED)
+    )

@@ -32,6 +32,7 @@ from event_analytics.serving import SERVED_SCHEMA, Published, literal, publish, 
 PUBLISH_TIMEOUT_SECONDS = 3600
 WORK_PREFIX = "publish-"
 FAILED_LOG = "publish-failed.log"
+EXPORTED_ROWS = "exported_rows"
 # What the manifest's quality and landing sections read (serving.quality_status, landing_coverage),
 # as Spark SQL: the ledger and the watermarks are append-only on Spark, so a path's latest row is
 # its entry and the latest watermark is the max.
@@ -119,12 +120,8 @@ def load_source(work: Path, source: Path, models: dict[str, dict[str, Any]]) -> 
         for name in exported["marts"]:
             target = f"{SERVED_SCHEMA}.{quoted(name)}"
             model = models.get(name)
-            with exported_rows(work / "marts" / name) as rows:
-                con.register("exported_rows", rows)
-                sent = [field.name for field in rows.schema]
-                columns = [
-                    (column, comment, data_type) for column, comment, data_type in (model or {}).get("columns", [])
-                ]
+            with exported_rows(con, work / "marts" / name) as sent:
+                columns = list((model or {}).get("columns", []))
                 if not columns or {column for column, _, _ in columns} != set(sent):
                     # A mart without a complete contract keeps Spark's columns and types
                     columns = [(column, None, None) for column in sent]
@@ -132,8 +129,7 @@ def load_source(work: Path, source: Path, models: dict[str, dict[str, Any]]) -> 
                     f"cast({quoted(column)} as {data_type}) as {quoted(column)}" if data_type else quoted(column)
                     for column, _, data_type in columns
                 )
-                con.execute(f"create table {target} as select {select} from exported_rows")
-                con.unregister("exported_rows")
+                con.execute(f"create table {target} as select {select} from {EXPORTED_ROWS}")
             naive_timestamps(con, SERVED_SCHEMA, name)
             if model and model["description"]:
                 con.execute(f"comment on table {target} is {literal(model['description'])}")
@@ -141,21 +137,24 @@ def load_source(work: Path, source: Path, models: dict[str, dict[str, Any]]) -> 
                 if comment:
                     con.execute(f"comment on column {target}.{quoted(column)} is {literal(comment)}")
         for name in exported["counted"]:
-            with exported_rows(work / "counted" / name) as rows:
-                con.register("exported_rows", rows)
-                con.execute(f"create table {name} as select * from exported_rows")
-                con.unregister("exported_rows")
+            with exported_rows(con, work / "counted" / name):
+                con.execute(f"create table {name} as select * from {EXPORTED_ROWS}")
             naive_timestamps(con, *name.split("."))
 
 
 @contextlib.contextmanager
-def exported_rows(folder: Path) -> Iterator[pa.RecordBatchReader]:
-    """The rows of the one Parquet file Spark wrote in `folder`, streamed. Read by pyarrow, not by
-    DuckDB's read_parquet, which takes a path as a glob pattern: a Spark folder named with `[`
-    would match nothing. Spark's default INT96 timestamps come as microseconds."""
+def exported_rows(con: duckdb.DuckDBPyConnection, folder: Path) -> Iterator[list[str]]:
+    """The rows of the one Parquet file Spark wrote in `folder`, streamed to `con` as EXPORTED_ROWS
+    for the block, which gets their column names. Read by pyarrow, not by DuckDB's read_parquet,
+    which takes a path as a glob pattern: a Spark folder named with `[` would match nothing.
+    Spark's default INT96 timestamps come as microseconds."""
     (path,) = sorted(folder.glob("*.parquet"))
     with pq.ParquetFile(path, coerce_int96_timestamp_unit="us") as parquet:
-        yield pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
+        con.register(EXPORTED_ROWS, pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches()))
+        try:
+            yield parquet.schema_arrow.names
+        finally:
+            con.unregister(EXPORTED_ROWS)
 
 
 def naive_timestamps(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:

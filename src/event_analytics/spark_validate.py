@@ -82,6 +82,8 @@ def validate_spark(
 ) -> ValidationReport:
     """checks.validate_warehouse for a Spark folder (its tables/ and metastore_db/), in a child
     process; ConfigError when the folder holds no build, SparkValidationError when the child fails."""
+    from event_analytics.parity import run_spark_child
+
     if not (folder / "metastore_db").is_dir():
         raise ConfigError(f"Spark folder {folder} has no metastore_db: run the pipeline on Spark first")
     request = {
@@ -95,8 +97,6 @@ def validate_spark(
     with tempfile.TemporaryDirectory(prefix="spark-validate-") as scratch:
         work = Path(scratch)
         (work / "request.json").write_text(json.dumps(request))
-        from event_analytics.parity import run_spark_child
-
         arguments = [str(folder.resolve()), str(work)]
         try:
             code, tail = run_spark_child("event_analytics.spark_validate", arguments, work / "validate.log", timeout)
