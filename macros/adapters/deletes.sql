@@ -14,8 +14,13 @@
     delete from {{ relation }} where {{ condition }}
 {%- endmacro %}
 
-{#- A row whose condition is null stays, as DELETE keeps it. Nothing is written when no row goes. -#}
+{#- A row whose condition is null stays, as DELETE keeps it. Nothing is written when no row goes.
+    Delta (var spark_file_format) reads and overwrites a table in one transaction. -#}
 {% macro spark__delete_rows(relation, condition) -%}
+    {%- if config.get('file_format') == 'delta' -%}
+        {{ return('insert overwrite table ' ~ relation ~ ' select * from ' ~ relation
+            ~ ' where not coalesce((' ~ condition ~ '), false)') }}
+    {%- endif -%}
     {%- if execute and run_query(
         'select count(*) from ' ~ relation ~ ' where ' ~ condition
     ).columns[0].values()[0] > 0 -%}

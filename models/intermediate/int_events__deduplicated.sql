@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_id',
+        partition_by=table_partitions('occurred_on'),
         post_hook="{{ record_watermark() }}",
     )
 }}
@@ -125,5 +126,7 @@ select
     line_number,
     batch_index,
     copy_count,
-    {{ run_timestamp() }} as _processed_at
+    {{ run_timestamp() }} as _processed_at,
+    -- last: Spark keeps a table's partition columns after the others
+    cast(occurred_at as date) as occurred_on
 from first_copies

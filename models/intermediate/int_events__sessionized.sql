@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_id',
+        partition_by=table_partitions('occurred_on'),
         pre_hook="{{ record_moved_partitions(sessionize_settings()) }}",
         post_hook=["{{ sessionize_remaining_buckets() }}", "{{ record_watermark(sessionize_settings()) }}"],
     )
@@ -281,5 +282,7 @@ select
     source_file,
     line_number,
     batch_index,
-    {{ run_timestamp() }} as _processed_at
+    {{ run_timestamp() }} as _processed_at,
+    -- last: Spark keeps a table's partition columns after the others
+    occurred_on
 from sessionized

@@ -152,6 +152,11 @@ class PipelineVars(BaseModel):
     path_top_pairs: Annotated[int, Field(ge=1, le=10000)] = Field(
         description="user_paths keeps this many (from, to) pairs per step, those of the most sessions."
     )
+    spark_file_format: Literal["parquet", "delta"] = Field(
+        description="Spark targets only: the table format. parquet (tested here) replaces the changed partitions "
+        "of the partitioned incremental models and rewrites the other changed tables; delta (a cluster with Delta "
+        "Lake, not tested here) deletes and adds rows by key in one MERGE."
+    )
     plan_lint_events: str | None = Field(
         default=None, description="sqlfluff only: the events staging is compiled with when linted."
     )

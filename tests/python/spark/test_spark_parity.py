@@ -81,6 +81,19 @@ def add_second_batch(landing: Path) -> None:
     write_jsonl(batch / "late.jsonl", late)
     write_jsonl(batch / "duplicates.jsonl", duplicates)
     write_jsonl(batch / "login.jsonl", [login])
+    # alone on its date, which test_spark_partitions moves it from (a later copy received earlier)
+    write_jsonl(batch / "lone.jsonl", [lone_event(earlier[0], LONE_EVENT_DAY)])
+
+
+LONE_EVENT_ID = "parity-lone-event"
+LONE_EVENT_DAY = "2026-09-21"
+
+
+def lone_event(message: dict, day: str) -> dict:
+    """A copy of `message` as LONE_EVENT_ID, sent at noon on `day` and received a second later."""
+    copy = {key: value for key, value in message.items() if key not in ("sentAt", "originalTimestamp")}
+    sent, received = f"{day}T12:00:00.000Z", f"{day}T12:00:01.000Z"
+    return {**copy, "messageId": LONE_EVENT_ID, "timestamp": sent, "receivedAt": received}
 
 
 def messages(files: list[Path]) -> list[dict]:

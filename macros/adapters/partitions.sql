@@ -1,0 +1,130 @@
+{#-
+  Spark's file tables (Parquet, without Delta) cannot delete rows, so an incremental model that
+  replaces rows by key rewrites its table (replace_table_rows). A big one is split into partitions
+  (`table_partitions`, its config's partition_by) and only the partitions a run changes are written
+  again: dbt-spark's insert_overwrite, with the dynamic partition overwrite mode.
+  A run stops safely at any point: the new contents of the changed partitions are written to
+  `<table>__pending` first, and the list of those partitions then becomes `<table>__pending_parts`,
+  which commits the change. From then on the overwrite is redone, at the start of the next run
+  (recover_partition_replacements) if this one stops, until it has been applied whole.
+-#}
+
+{#- The columns a model's table is partitioned by, for its config's partition_by: on engines whose
+    incremental models replace whole partitions (Spark's file tables), none elsewhere. -#}
+{% macro table_partitions(column) -%}
+    {{ return(adapter.dispatch('table_partitions', 'event_analytics')(column)) }}
+{%- endmacro %}
+
+{% macro default__table_partitions(column) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__table_partitions(column) -%}
+    {{ return([column]) }}
+{%- endmacro %}
+
+{#-
+  `relation` (partitioned by `column`) gets, in the partitions `changed` (a query of their values)
+  lists, the rows of `selects` (queries with its columns in order, which may read it; their rows
+  outside those partitions are left out); its other partitions are not written.
+-#}
+{% macro replace_partitions(relation, column, changed, selects) %}
+    {%- set pending, parts, listed = pending_relations(relation) -%}
+    {%- set statements = [
+        'drop table if exists ' ~ pending,
+        'drop table if exists ' ~ listed,
+        'create table ' ~ listed ~ ' using parquet as select distinct ' ~ column ~ ' from (' ~ changed ~ ') as changed',
+        'create table ' ~ pending ~ ' like ' ~ relation,
+    ] -%}
+    {%- for select in selects -%}
+        {%- do statements.append(
+            'insert into ' ~ pending ~ '\nselect * from (' ~ select ~ ') as written where written.' ~ column
+            ~ ' in (select ' ~ column ~ ' from ' ~ listed ~ ')'
+        ) -%}
+    {%- endfor -%}
+    {#- the commit: from here the overwrite is redone until it is whole -#}
+    {%- do statements.append('alter table ' ~ listed ~ ' rename to ' ~ parts) -%}
+    {%- do run_statements(statements) -%}
+    {%- do apply_pending_partitions(relation, column) -%}
+{% endmacro %}
+
+{#- The overwrite of a committed change: idempotent, so a stopped one is redone whole. -#}
+{% macro apply_pending_partitions(relation, column) %}
+    {%- set pending, parts, _ = pending_relations(relation) -%}
+    {%- set emptied = run_query(
+        'select parts.' ~ column ~ ' from ' ~ parts ~ ' as parts left anti join ' ~ pending
+        ~ ' as pending on parts.' ~ column ~ ' = pending.' ~ column
+    ).columns[0].values() -%}
+    {%- set statements = [
+        'set spark.sql.sources.partitionOverwriteMode = dynamic',
+        'insert overwrite table ' ~ relation ~ ' partition (' ~ column ~ ') select * from ' ~ pending,
+        'reset spark.sql.sources.partitionOverwriteMode',
+    ] -%}
+    {#- A partition left with no row is not in the overwrite's output, which keeps it as it was. -#}
+    {%- for value in emptied -%}
+        {%- do statements.append(
+            'alter table ' ~ relation ~ ' drop if exists partition (' ~ column ~ ' = ' ~ sql_string(value) ~ ')'
+        ) -%}
+    {%- endfor -%}
+    {%- do statements.extend(['drop table ' ~ pending, 'drop table ' ~ parts]) -%}
+    {%- do run_statements(statements) -%}
+{% endmacro %}
+
+{% macro pending_relations(relation) -%}
+    {{ return([
+        relation.incorporate(path={'identifier': relation.identifier ~ '__pending'}),
+        relation.incorporate(path={'identifier': relation.identifier ~ '__pending_parts'}),
+        relation.incorporate(path={'identifier': relation.identifier ~ '__pending_list'}),
+    ]) }}
+{%- endmacro %}
+
+{#- on-run-start: the partition overwrites a stopped run committed are applied before any model reads
+    their tables. -#}
+{% macro recover_partition_replacements() %}
+    {{ return(adapter.dispatch('recover_partition_replacements', 'event_analytics')()) }}
+{% endmacro %}
+
+{% macro default__recover_partition_replacements() %}
+{% endmacro %}
+
+{% macro spark__recover_partition_replacements() %}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.config.materialized == 'incremental' and node.config.partition_by -%}
+            {%- set relation = api.Relation.create(schema=node.schema, identifier=node.alias) -%}
+            {%- set pending, parts, _ = pending_relations(relation) -%}
+            {%- if adapter.get_relation(database=none, schema=parts.schema, identifier=parts.identifier) is not none -%}
+                {%- if adapter.get_relation(database=none, schema=relation.schema, identifier=relation.identifier) is not none
+                    and adapter.get_relation(database=none, schema=pending.schema, identifier=pending.identifier) is not none -%}
+                    {%- do log('Completing the partition overwrite of ' ~ relation ~ ' that a stopped run committed', info=true) -%}
+                    {%- do apply_pending_partitions(relation, node.config.partition_by[0]) -%}
+                {%- else -%}
+                    {%- do run_statements(['drop table if exists ' ~ pending, 'drop table ' ~ parts]) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}
+
+{#- The partition column of `relation`, this model's table, when it is stored partitioned as its
+    config says: a table built before its model was partitioned keeps being replaced whole until a
+    full refresh rebuilds it. -#}
+{% macro partitioned_by(relation) %}
+    {%- set configured = config.get('partition_by') -%}
+    {%- set configured = [configured] if configured is string else (configured or []) -%}
+    {%- if configured | length != 1 -%}{{ return(none) }}{%- endif -%}
+    {%- set stored = [] -%}
+    {%- set in_partition_section = namespace(on=false) -%}
+    {%- for row in run_query('describe table ' ~ relation) -%}
+        {%- set name = (row[0] or '') | trim -%}
+        {%- if name == '# Partition Information' -%}
+            {%- set in_partition_section.on = true -%}
+        {%- elif in_partition_section.on and name and not name.startswith('#') -%}
+            {%- do stored.append(name | lower) -%}
+        {%- elif in_partition_section.on and not name -%}
+            {%- set in_partition_section.on = false -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(configured[0] if stored == [configured[0] | lower] else none) }}
+{% endmacro %}
