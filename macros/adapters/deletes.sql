@@ -14,13 +14,8 @@
     delete from {{ relation }} where {{ condition }}
 {%- endmacro %}
 
-{#- A row whose condition is null stays, as DELETE keeps it. Nothing is written when no row goes.
-    Delta (var spark_file_format) reads and overwrites a table in one transaction. -#}
+{#- A row whose condition is null stays, as DELETE keeps it. Nothing is written when no row goes. -#}
 {% macro spark__delete_rows(relation, condition) -%}
-    {%- if config.get('file_format') == 'delta' -%}
-        {{ return('insert overwrite table ' ~ relation ~ ' select * from ' ~ relation
-            ~ ' where not coalesce((' ~ condition ~ '), false)') }}
-    {%- endif -%}
     {%- if execute and run_query(
         'select count(*) from ' ~ relation ~ ' where ' ~ condition
     ).columns[0].values()[0] > 0 -%}
@@ -36,9 +31,18 @@
   read it). They are written to a new table of the same format, which replaces the old one by a
   drop and a rename. So the name always holds the old table, the new one, or (when a run stops
   between the two) none, which the next run builds whole, as a model never built: an interrupted
-  run never leaves half a table behind.
+  run never leaves half a table behind. A Delta table (var spark_file_format) is overwritten in
+  one transaction instead, which may read it (and keeps its history); static overwrite mode, as a
+  failed partition overwrite may have left the session in dynamic mode.
 -#}
 {% macro replace_table_rows(relation, selects) %}
+    {%- if config.get('file_format') == 'delta' -%}
+        {%- do run_statements([
+            'reset spark.sql.sources.partitionOverwriteMode',
+            'insert overwrite table ' ~ relation ~ '\n' ~ selects | join('\nunion all\n'),
+        ]) -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set next = relation.incorporate(path={'identifier': relation.identifier ~ '__next'}) -%}
     {%- set statements = ['drop table if exists ' ~ next, 'create table ' ~ next ~ ' like ' ~ relation] -%}
     {%- for select in selects -%}

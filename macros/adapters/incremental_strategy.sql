@@ -56,8 +56,9 @@
   delete+insert as one MERGE (var spark_file_format delta): each key of the computed rows once,
   which deletes the stored rows matching it, and every computed row with null keys, which match
   nothing and are inserted. A key may have several rows on either side, which an upsert MERGE
-  refuses. Not tested here: these machines cannot fetch Delta's jars (README, "Moving to a
-  cluster").
+  refuses. The model's query is read twice. Spark's analyzer resolves this statement against a
+  Parquet table (only running it needs Delta); not run here: these machines cannot fetch Delta's
+  jars (README, "Moving to a cluster").
 -#}
 {% macro merge_deleting_keys(source, target, keys) %}
     {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='quoted') | list -%}
@@ -75,7 +76,8 @@
             {%- for key in keys %}
                 {{ key }} as _merge_key_{{ loop.index }},
             {%- endfor %}
-            any_value(struct(computed_rows.*)) as _row,
+            -- a null of the rows' type: only the keys are carried
+            any_value(if(false, struct(computed_rows.*), null)) as _row,
             true as _deletes
         from {{ source }} as computed_rows
         group by {{ keys | join(', ') }}

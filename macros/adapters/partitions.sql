@@ -2,7 +2,8 @@
   Spark's file tables (Parquet, without Delta) cannot delete rows, so an incremental model that
   replaces rows by key rewrites its table (replace_table_rows). A big one is split into partitions
   (`table_partitions`, its config's partition_by) and only the partitions a run changes are written
-  again: dbt-spark's insert_overwrite, with the dynamic partition overwrite mode.
+  again, by an insert overwrite in Spark's dynamic partition overwrite mode, unless they hold most
+  of the table.
   A run stops safely at any point: the new contents of the changed partitions are written to
   `<table>__pending` first, and the list of those partitions then becomes `<table>__pending_parts`,
   which commits the change. From then on the overwrite is redone, at the start of the next run
@@ -24,22 +25,39 @@
 {%- endmacro %}
 
 {#-
-  `relation` (partitioned by `column`) gets, in the partitions `changed` (a query of their values)
-  lists, the rows of `selects` (queries with its columns in order, which may read it; their rows
-  outside those partitions are left out); its other partitions are not written.
+  `relation` (partitioned by `column`) becomes the rows of `selects` (queries with its columns in
+  order, which may read it) in the partitions `changed` (a query of their values) lists; its other
+  partitions are not written. The changed partitions are written twice (to the pending table, then
+  to the table), so when they hold more than half the table's rows, rewriting the table whole
+  (replace_table_rows) writes less: measured at 1M events, a day's events re-sessionize devices of
+  30 dates of 31.
 -#}
 {% macro replace_partitions(relation, column, changed, selects) %}
     {%- set pending, parts, listed = pending_relations(relation) -%}
-    {%- set statements = [
+    {#- a committed change left by a run whose on-run-start did not complete it: its list goes with it -#}
+    {%- if adapter.get_relation(database=none, schema=parts.schema, identifier=parts.identifier) is not none -%}
+        {%- do apply_pending_partitions(relation, column) -%}
+    {%- endif -%}
+    {%- do run_statements([
         'drop table if exists ' ~ pending,
         'drop table if exists ' ~ listed,
         'create table ' ~ listed ~ ' using parquet as select distinct ' ~ column ~ ' from (' ~ changed ~ ') as changed',
-        'create table ' ~ pending ~ ' like ' ~ relation,
-    ] -%}
+    ]) -%}
+    {%- set shares = run_query(
+        'select (select count(*) from ' ~ relation ~ ' as stored_rows left semi join ' ~ listed
+        ~ ' as listed on stored_rows.' ~ column ~ ' <=> listed.' ~ column ~ '), (select count(*) from ' ~ relation ~ ')'
+    ).rows[0] -%}
+    {%- if shares[0] * 2 > shares[1] -%}
+        {%- do log(relation ~ ': the changed partitions hold ' ~ shares[0] ~ ' of ' ~ shares[1] ~ ' rows: rewritten whole') -%}
+        {%- do run_statements(['drop table ' ~ listed]) -%}
+        {%- do replace_table_rows(relation, selects) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set statements = ['create table ' ~ pending ~ ' like ' ~ relation] -%}
     {%- for select in selects -%}
         {%- do statements.append(
-            'insert into ' ~ pending ~ '\nselect * from (' ~ select ~ ') as written where written.' ~ column
-            ~ ' in (select ' ~ column ~ ' from ' ~ listed ~ ')'
+            'insert into ' ~ pending ~ '\nselect written.* from (' ~ select ~ ') as written left semi join '
+            ~ listed ~ ' as listed on written.' ~ column ~ ' <=> listed.' ~ column
         ) -%}
     {%- endfor -%}
     {#- the commit: from here the overwrite is redone until it is whole -#}
@@ -53,7 +71,7 @@
     {%- set pending, parts, _ = pending_relations(relation) -%}
     {%- set emptied = run_query(
         'select parts.' ~ column ~ ' from ' ~ parts ~ ' as parts left anti join ' ~ pending
-        ~ ' as pending on parts.' ~ column ~ ' = pending.' ~ column
+        ~ ' as pending on parts.' ~ column ~ ' <=> pending.' ~ column
     ).columns[0].values() -%}
     {%- set statements = [
         'set spark.sql.sources.partitionOverwriteMode = dynamic',
@@ -63,7 +81,8 @@
     {#- A partition left with no row is not in the overwrite's output, which keeps it as it was. -#}
     {%- for value in emptied -%}
         {%- do statements.append(
-            'alter table ' ~ relation ~ ' drop if exists partition (' ~ column ~ ' = ' ~ sql_string(value) ~ ')'
+            'alter table ' ~ relation ~ ' drop if exists partition (' ~ column ~ ' = '
+            ~ ('null' if value is none else sql_string(value)) ~ ')'
         ) -%}
     {%- endfor -%}
     {%- do statements.extend(['drop table ' ~ pending, 'drop table ' ~ parts]) -%}
@@ -90,14 +109,15 @@
 {% macro spark__recover_partition_replacements() %}
     {%- if execute -%}
         {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.config.materialized == 'incremental' and node.config.partition_by -%}
+            if node.resource_type == 'model' and node.config.materialized == 'incremental'
+                and partition_column(node.config.partition_by) -%}
             {%- set relation = api.Relation.create(schema=node.schema, identifier=node.alias) -%}
             {%- set pending, parts, _ = pending_relations(relation) -%}
             {%- if adapter.get_relation(database=none, schema=parts.schema, identifier=parts.identifier) is not none -%}
                 {%- if adapter.get_relation(database=none, schema=relation.schema, identifier=relation.identifier) is not none
                     and adapter.get_relation(database=none, schema=pending.schema, identifier=pending.identifier) is not none -%}
                     {%- do log('Completing the partition overwrite of ' ~ relation ~ ' that a stopped run committed', info=true) -%}
-                    {%- do apply_pending_partitions(relation, node.config.partition_by[0]) -%}
+                    {%- do apply_pending_partitions(relation, partition_column(node.config.partition_by)) -%}
                 {%- else -%}
                     {%- do run_statements(['drop table if exists ' ~ pending, 'drop table ' ~ parts]) -%}
                 {%- endif -%}
@@ -111,9 +131,8 @@
     config says: a table built before its model was partitioned keeps being replaced whole until a
     full refresh rebuilds it. -#}
 {% macro partitioned_by(relation) %}
-    {%- set configured = config.get('partition_by') -%}
-    {%- set configured = [configured] if configured is string else (configured or []) -%}
-    {%- if configured | length != 1 -%}{{ return(none) }}{%- endif -%}
+    {%- set configured = partition_column(config.get('partition_by')) -%}
+    {%- if not configured -%}{{ return(none) }}{%- endif -%}
     {%- set stored = [] -%}
     {%- set in_partition_section = namespace(on=false) -%}
     {%- for row in run_query('describe table ' ~ relation) -%}
@@ -126,5 +145,12 @@
             {%- set in_partition_section.on = false -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(configured[0] if stored == [configured[0] | lower] else none) }}
+    {{ return(configured if stored == [configured | lower] else none) }}
 {% endmacro %}
+
+{#- The one column of a partition_by config (a name or a list of one); none for none or several,
+    which these macros do not handle (such a table is rewritten whole). -#}
+{% macro partition_column(partition_by) -%}
+    {%- set columns = [partition_by] if partition_by is string else (partition_by or []) -%}
+    {{ return(columns[0] if columns | length == 1 else none) }}
+{%- endmacro %}

@@ -153,9 +153,10 @@ class PipelineVars(BaseModel):
         description="user_paths keeps this many (from, to) pairs per step, those of the most sessions."
     )
     spark_file_format: Literal["parquet", "delta"] = Field(
-        description="Spark targets only: the table format. parquet (tested here) replaces the changed partitions "
-        "of the partitioned incremental models and rewrites the other changed tables; delta (a cluster with Delta "
-        "Lake, not tested here) deletes and adds rows by key in one MERGE."
+        description="Spark targets only: the models' table format, given with --vars (a change needs --full-refresh). "
+        "parquet (tested here) replaces the changed partitions of the partitioned incremental models and rewrites "
+        "the other changed tables; delta (a cluster with Delta Lake, not run here) deletes and adds rows by key in "
+        "one MERGE."
     )
     plan_lint_events: str | None = Field(
         default=None, description="sqlfluff only: the events staging is compiled with when linted."

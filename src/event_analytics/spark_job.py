@@ -119,11 +119,18 @@ def run(options: Any, record: Any, progress: Any) -> None:
             project.EXIT_VALIDATION_FAILED, f"no event file in {root} (var landing_patterns), and none loaded before"
         )
 
-    current = load_settings(dbt_vars, compile_plan(read_plan()), pii_key)
+    current = {
+        **load_settings(dbt_vars, compile_plan(read_plan()), pii_key),
+        "spark_file_format": str(settings["spark_file_format"]),
+    }
     try:
         changed = [] if full_refresh else spark_state.settings_drift(folder, current)
     except ConfigError as exc:
         raise Stop(project.EXIT_CONFIG_ERROR, str(exc)) from exc
+    formats = [line for line in changed if line.startswith(spark_state.FORMAT_DRIFT)]
+    if formats:
+        # the stored tables cannot take another format's statements: only a rebuild changes it
+        raise Stop(project.EXIT_CONFIG_ERROR, f"{formats[0]}: rerun with --full-refresh to rebuild them as such")
     if changed and not options.accept_partial_settings:
         raise Stop(
             project.EXIT_CONFIG_ERROR,

@@ -55,6 +55,10 @@ def ledger(spark_folder: Path) -> dict[str, tuple[int, int, str | None]] | None:
     return {path: entry for path, (_, entry) in latest.items()}
 
 
+# How settings_drift words a change of var spark_file_format, which only a full refresh applies.
+FORMAT_DRIFT = "the Spark folder's tables are"
+
+
 def settings_drift(spark_folder: Path, current: dict[str, str]) -> list[str]:
     """How the settings the loaded rows follow differ from `current`, one line per setting."""
     path = spark_folder / SETTINGS_FILE
@@ -68,7 +72,9 @@ def settings_drift(spark_folder: Path, current: dict[str, str]) -> list[str]:
         raise ConfigError(f"{path} cannot be read ({exc}): rerun with --full-refresh to write it again") from exc
     what = {"tracking_plan": "the tracking plan", "pii_key": "the PII key"}
     return [
-        f"the loaded rows follow {what.get(name, name)}: "
+        f"{FORMAT_DRIFT} {value}, not {current[name]}"
+        if name == "spark_file_format"
+        else f"the loaded rows follow {what.get(name, name)}: "
         + (f"{value}, not {current[name]}" if name == "tracking_plan_mode" else "another version")
         for name, value in recorded.items()
         if name in current and value != current[name]

@@ -103,12 +103,15 @@ def test_a_file_in_the_spark_ledger_is_not_loaded_again_and_a_changed_one_is_rej
         ({}, []),
         ({"pii_key": "f2"}, ["the loaded rows follow the PII key: another version"]),
         ({"tracking_plan_mode": "warn"}, ["the loaded rows follow tracking_plan_mode: strict, not warn"]),
+        # spark_job refuses this one even with --accept-partial-settings (it starts with FORMAT_DRIFT)
+        ({"spark_file_format": "delta"}, ["the Spark folder's tables are parquet, not delta"]),
     ],
 )
 def test_settings_recorded_after_a_build_are_compared_with_the_next_runs(
     tmp_path: Path, change: dict[str, str], expected: list[str]
 ) -> None:
     recorded = {"tracking_plan_mode": "strict", "tracking_plan": "ab12", "pii_key": "f1"}
+    recorded["spark_file_format"] = "parquet"
     assert spark_state.settings_drift(tmp_path, recorded) == []  # nothing loaded yet
     spark_state.record_settings(tmp_path, recorded)
     ledger_rows(tmp_path, "a", [("a.jsonl", 1, dt.datetime(2026, 1, 1, tzinfo=UTC), None, dt.datetime.now(UTC))])
