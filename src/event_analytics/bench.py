@@ -83,25 +83,75 @@ class TreeMemorySampler:
 
 
 def tree_rss_kb(root: int) -> int:
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open("/proc/uptime") as uptime:
+        now = float(uptime.read().split()[0])
+    processes: dict[int, ProcessMemory] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
+            with open(f"/proc/{entry}/stat") as stat:
+                # after the command's closing parenthesis: field 22, the start time in clock ticks
+                started = int(stat.read().rsplit(")", 1)[1].split()[19]) / ticks
+        except (OSError, IndexError, ValueError):
             continue
-        pid = int(entry)
-        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+        processes[int(entry)] = ProcessMemory(
+            parent=int(fields.get("PPid", "0").strip()),
+            name=fields.get("Name", "").strip(),
+            size_kb=_kb(fields.get("VmSize")),
+            rss_kb=_kb(fields.get("VmRSS")),
+            age_seconds=now - started,
+        )
+    return tree_total_kb(processes, root)
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    parent: int
+    name: str
+    size_kb: int
+    rss_kb: int
+    age_seconds: float
+
+
+def tree_total_kb(processes: dict[int, ProcessMemory], root: int) -> int:
+    """The resident memory of `root` and its descendants. A child caught between its fork and its
+    exec (under a second old, the same program as its parent, its virtual and resident sizes within
+    1% of the parent's, read a moment apart) shares its parent's pages and is counted once: Spark's
+    JVM starts helper programs so, and the sum would otherwise count the whole JVM twice for that
+    instant (measured: 6.0 GB for a tree of 3.4 GB)."""
+    children: dict[int, list[int]] = {}
+    for pid, process in processes.items():
+        children.setdefault(process.parent, []).append(pid)
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        process = processes.get(pid)
+        if process is None:
+            continue
+        parent = processes.get(process.parent)
+        twin = (
+            pid != root
+            and parent is not None
+            and process.age_seconds < 1.0
+            and parent.name == process.name
+            and _close(parent.size_kb, process.size_kb)
+            and _close(parent.rss_kb, process.rss_kb)
+        )
+        total += 0 if twin else process.rss_kb
         stack.extend(children.get(pid, []))
     return total
+
+
+def _close(parent: int, child: int) -> bool:
+    return abs(parent - child) <= parent / 100
+
+
+def _kb(field: str | None) -> int:
+    return int(field.split()[0]) if field else 0
 
 
 def children_cpu() -> float:

@@ -759,13 +759,11 @@ def run_spark_child(module: str, arguments: list[str], log: Path, timeout: float
     """`python -m module arguments` in a child process, with a JVM of its own (Derby admits one at a
     time), its output in `log`: the exit code and the log's last lines. Raises
     subprocess.TimeoutExpired after `timeout` seconds."""
-    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
     with log.open("wb") as sink:
         code = subprocess.run(
             [sys.executable, "-m", module, *arguments],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env=env,
             cwd=str(project_dir()),
             timeout=timeout,
             preexec_fn=die_with_parent if sys.platform == "linux" else None,
@@ -787,6 +785,9 @@ def open_spark_session(spark_dir: Path, app_name: str) -> Any:
     (spark_settings), in a process of its own: Derby admits one JVM at a time."""
     from pyspark.sql import SparkSession
 
+    from event_analytics.spark_session import prepare_jvm_environment
+
+    prepare_jvm_environment()
     builder = SparkSession.builder.enableHiveSupport().appName(app_name)
     for name, value in spark_settings(spark_dir).items():
         builder = builder.config(name, value)

@@ -1,14 +1,26 @@
-"""Which generated files the benchmark's incremental run adds; the baseline's timings, reads and message shapes."""
+"""Which generated files the benchmark's incremental run adds; the baseline's timings, reads and message shapes;
+how a process tree's memory is summed."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from event_analytics.bench import BASELINE_READS, baseline_stages_file, measured_baseline, split_last_day
+from event_analytics.bench import (
+    BASELINE_READS,
+    ProcessMemory,
+    baseline_stages_file,
+    measured_baseline,
+    split_last_day,
+    tree_rss_kb,
+    tree_total_kb,
+)
 
 
 def test_incremental_run_gets_the_last_simulated_day_and_the_stragglers_after_it() -> None:
@@ -148,3 +160,44 @@ def test_baseline_unpacks_batches_and_reads_every_shape_the_pipeline_keeps(tmp_p
         ("b3", 2, 3, "group_identified", "2026-10-01 10:00:03", "2026-10-01 10:00:06", None, "news"),
         ("m2", 3, 0, "user_aliased", "2026-10-01 10:00:07", "2026-10-01 10:00:09", None, None),
     ]
+
+
+def test_tree_memory_counts_a_child_between_fork_and_exec_once() -> None:
+    jvm = ProcessMemory(parent=10, name="java", size_kb=6_000_000, rss_kb=2_600_000, age_seconds=300.0)
+    processes = {
+        1: ProcessMemory(parent=0, name="init", size_kb=10, rss_kb=5, age_seconds=9_000.0),
+        10: ProcessMemory(parent=1, name="python3", size_kb=2_000_000, rss_kb=300_000, age_seconds=310.0),
+        11: jvm,
+        # spawning a helper: the same program and sizes as the JVM, its pages the JVM's (read a
+        # moment after the JVM's, which has grown by then)
+        12: ProcessMemory(parent=11, name="java", size_kb=6_000_000, rss_kb=2_600_400, age_seconds=0.002),
+        # a forked Python worker that has pages of its own by now, and its child
+        13: ProcessMemory(parent=11, name="python3", size_kb=400_000, rss_kb=56_000, age_seconds=200.0),
+        14: ProcessMemory(parent=13, name="python3", size_kb=420_000, rss_kb=1_500_000, age_seconds=100.0),
+        # the same program as its parent with another resident size: counted
+        15: ProcessMemory(parent=13, name="python3", size_kb=400_000, rss_kb=55_000, age_seconds=0.1),
+        # the same program and sizes as its parent, but running for a while: a process of its own
+        16: ProcessMemory(parent=13, name="python3", size_kb=400_000, rss_kb=56_000, age_seconds=5.0),
+        # outside the tree
+        20: ProcessMemory(parent=1, name="java", size_kb=6_000_000, rss_kb=2_600_000, age_seconds=0.001),
+    }
+    assert tree_total_kb(processes, 10) == 300_000 + 2_600_000 + 56_000 + 1_500_000 + 55_000 + 56_000
+    # the root itself always counts, even when it matches its parent
+    assert tree_total_kb(processes, 12) == 2_600_400
+    assert tree_total_kb(processes, 99) == 0
+
+
+def test_tree_memory_of_this_process_and_a_child() -> None:
+    """Read from /proc: a child holding 200 MB adds its own resident memory."""
+    alone = tree_rss_kb(os.getpid())
+    hold = "import sys, time; block = b'x' * 200_000_000; print(flush=True); time.sleep(60)"
+    with subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE) as child:
+        try:
+            assert child.stdout is not None
+            child.stdout.readline()
+            with open(f"/proc/{child.pid}/status") as status:
+                child_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            assert child_kb > 195_000
+            assert abs(tree_rss_kb(os.getpid()) - alone - child_kb) < 20_000
+        finally:
+            child.kill()
