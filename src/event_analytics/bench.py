@@ -83,9 +83,6 @@ class TreeMemorySampler:
 
 
 def tree_rss_kb(root: int) -> int:
-    ticks = os.sysconf("SC_CLK_TCK")
-    with open("/proc/uptime") as uptime:
-        now = float(uptime.read().split()[0])
     processes: dict[int, ProcessMemory] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -93,17 +90,13 @@ def tree_rss_kb(root: int) -> int:
         try:
             with open(f"/proc/{entry}/status") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
-            with open(f"/proc/{entry}/stat") as stat:
-                # after the command's closing parenthesis: field 22, the start time in clock ticks
-                started = int(stat.read().rsplit(")", 1)[1].split()[19]) / ticks
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue
         processes[int(entry)] = ProcessMemory(
             parent=int(fields.get("PPid", "0").strip()),
             name=fields.get("Name", "").strip(),
             size_kb=_kb(fields.get("VmSize")),
             rss_kb=_kb(fields.get("VmRSS")),
-            age_seconds=now - started,
         )
     return tree_total_kb(processes, root)
 
@@ -114,15 +107,14 @@ class ProcessMemory:
     name: str
     size_kb: int
     rss_kb: int
-    age_seconds: float
 
 
 def tree_total_kb(processes: dict[int, ProcessMemory], root: int) -> int:
     """The resident memory of `root` and its descendants. A child caught between its fork and its
-    exec (under a second old, the same program as its parent, its virtual and resident sizes within
-    1% of the parent's, read a moment apart) shares its parent's pages and is counted once: Spark's
-    JVM starts helper programs so, and the sum would otherwise count the whole JVM twice for that
-    instant (measured: 6.0 GB for a tree of 3.4 GB)."""
+    exec (the same program as its parent, its virtual and resident sizes within 1% of the parent's,
+    read a moment apart) shares its parent's pages and is counted once: Spark's JVM starts helper
+    programs so, and the sum would otherwise count the whole JVM twice for that instant (measured:
+    6.0 GB for a tree of 3.4 GB)."""
     children: dict[int, list[int]] = {}
     for pid, process in processes.items():
         children.setdefault(process.parent, []).append(pid)
@@ -136,7 +128,6 @@ def tree_total_kb(processes: dict[int, ProcessMemory], root: int) -> int:
         twin = (
             pid != root
             and parent is not None
-            and process.age_seconds < 1.0
             and parent.name == process.name
             and _close(parent.size_kb, process.size_kb)
             and _close(parent.rss_kb, process.rss_kb)

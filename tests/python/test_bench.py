@@ -163,25 +163,23 @@ def test_baseline_unpacks_batches_and_reads_every_shape_the_pipeline_keeps(tmp_p
 
 
 def test_tree_memory_counts_a_child_between_fork_and_exec_once() -> None:
-    jvm = ProcessMemory(parent=10, name="java", size_kb=6_000_000, rss_kb=2_600_000, age_seconds=300.0)
+    jvm = ProcessMemory(parent=10, name="java", size_kb=6_000_000, rss_kb=2_600_000)
     processes = {
-        1: ProcessMemory(parent=0, name="init", size_kb=10, rss_kb=5, age_seconds=9_000.0),
-        10: ProcessMemory(parent=1, name="python3", size_kb=2_000_000, rss_kb=300_000, age_seconds=310.0),
+        1: ProcessMemory(parent=0, name="init", size_kb=10, rss_kb=5),
+        10: ProcessMemory(parent=1, name="python3", size_kb=2_000_000, rss_kb=300_000),
         11: jvm,
         # spawning a helper: the same program and sizes as the JVM, its pages the JVM's (read a
         # moment after the JVM's, which has grown by then)
-        12: ProcessMemory(parent=11, name="java", size_kb=6_000_000, rss_kb=2_600_400, age_seconds=0.002),
+        12: ProcessMemory(parent=11, name="java", size_kb=6_000_000, rss_kb=2_600_400),
         # a forked Python worker that has pages of its own by now, and its child
-        13: ProcessMemory(parent=11, name="python3", size_kb=400_000, rss_kb=56_000, age_seconds=200.0),
-        14: ProcessMemory(parent=13, name="python3", size_kb=420_000, rss_kb=1_500_000, age_seconds=100.0),
+        13: ProcessMemory(parent=11, name="python3", size_kb=400_000, rss_kb=56_000),
+        14: ProcessMemory(parent=13, name="python3", size_kb=420_000, rss_kb=1_500_000),
         # the same program as its parent with another resident size: counted
-        15: ProcessMemory(parent=13, name="python3", size_kb=400_000, rss_kb=55_000, age_seconds=0.1),
-        # the same program and sizes as its parent, but running for a while: a process of its own
-        16: ProcessMemory(parent=13, name="python3", size_kb=400_000, rss_kb=56_000, age_seconds=5.0),
+        15: ProcessMemory(parent=13, name="python3", size_kb=400_000, rss_kb=55_000),
         # outside the tree
-        20: ProcessMemory(parent=1, name="java", size_kb=6_000_000, rss_kb=2_600_000, age_seconds=0.001),
+        20: ProcessMemory(parent=1, name="java", size_kb=6_000_000, rss_kb=2_600_000),
     }
-    assert tree_total_kb(processes, 10) == 300_000 + 2_600_000 + 56_000 + 1_500_000 + 55_000 + 56_000
+    assert tree_total_kb(processes, 10) == 300_000 + 2_600_000 + 56_000 + 1_500_000 + 55_000
     # the root itself always counts, even when it matches its parent
     assert tree_total_kb(processes, 12) == 2_600_400
     assert tree_total_kb(processes, 99) == 0
