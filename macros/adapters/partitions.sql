@@ -35,7 +35,7 @@
 {% macro replace_partitions(relation, column, changed, selects) %}
     {%- set pending, parts, listed = pending_relations(relation) -%}
     {#- a committed change left by a run whose on-run-start did not complete it: its list goes with it -#}
-    {%- if adapter.get_relation(database=none, schema=parts.schema, identifier=parts.identifier) is not none -%}
+    {%- if table_exists(parts) -%}
         {%- do apply_pending_partitions(relation, column) -%}
     {%- endif -%}
     {%- do run_statements([
@@ -113,9 +113,8 @@
                 and partition_column(node.config.partition_by) -%}
             {%- set relation = api.Relation.create(schema=node.schema, identifier=node.alias) -%}
             {%- set pending, parts, _ = pending_relations(relation) -%}
-            {%- if adapter.get_relation(database=none, schema=parts.schema, identifier=parts.identifier) is not none -%}
-                {%- if adapter.get_relation(database=none, schema=relation.schema, identifier=relation.identifier) is not none
-                    and adapter.get_relation(database=none, schema=pending.schema, identifier=pending.identifier) is not none -%}
+            {%- if table_exists(parts) -%}
+                {%- if table_exists(relation) and table_exists(pending) -%}
                     {%- do log('Completing the partition overwrite of ' ~ relation ~ ' that a stopped run committed', info=true) -%}
                     {%- do apply_pending_partitions(relation, partition_column(node.config.partition_by)) -%}
                 {%- else -%}
@@ -153,4 +152,10 @@
 {% macro partition_column(partition_by) -%}
     {%- set columns = [partition_by] if partition_by is string else (partition_by or []) -%}
     {{ return(columns[0] if columns | length == 1 else none) }}
+{%- endmacro %}
+
+{#- Whether the catalogue has the table now: these tables are made and dropped by statements that
+    dbt's cache of relations does not see. -#}
+{% macro table_exists(relation) -%}
+    {{ return(run_query('show tables in ' ~ relation.schema ~ " like '" ~ relation.identifier ~ "'").rows | length > 0) }}
 {%- endmacro %}
